@@ -1,0 +1,201 @@
+"""Load settings from TOML plus the environment; every mistake is `file: [section] key: reason`."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from config.settings import (
+    BotConfig,
+    CatalogConfig,
+    GroupConfig,
+    SchedulerConfig,
+    Settings,
+    WebConfig,
+)
+from errors import ConfigError
+
+__all__ = ["load_settings", "parse_duration", "DEFAULT_CONFIG", "Settings", "BotConfig", "GroupConfig"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "default.toml"
+
+_TOP_KEYS = {"db", "timezone", "web", "scheduler", "catalog", "bots", "groups"}
+_SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "web": {"host": str, "port": int, "max_body": int},
+    "scheduler": {"misfire_grace": (str, int), "poll_interval": (int, float)},
+    "catalog": {"seed": str, "top_k": int},
+}
+_GROUP_KEYS: dict[str, type | tuple[type, ...]] = {"name": str, "bot": str, "chat": (str, int), "tags": list}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """'1h' -> 3600.0; a bare number is seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"not a duration like 30s, 10m, 1h, 2d: {value!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    db: str | None = None,
+) -> Settings:
+    """Read the config file (the embedded default when none is named) and apply overrides.
+
+    Precedence: explicit arguments (CLI flags) > GONGKAI_* environment > file.
+    """
+    env = os.environ if environ is None else environ
+    chosen = path or env.get("GONGKAI_CONFIG") or DEFAULT_CONFIG
+    file = Path(chosen)
+    name = str(chosen)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return _build(raw, name, file.parent, env, db)
+
+
+def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], db: str | None) -> Settings:
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise ConfigError(f"{name}: [] {key}: unknown key")
+    sections = {s: _section(raw, s, name) for s in _SECTIONS}
+    web, sched, cat = sections["web"], sections["scheduler"], sections["catalog"]
+    try:
+        grace = parse_duration(sched.get("misfire_grace", "1h"))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: [scheduler] misfire_grace: {exc}") from None
+    db_path = db or env.get("GONGKAI_DB")
+    file_db = _typed(raw, "db", str, name, "")
+    tz = _typed(raw, "timezone", str, name, "")
+    if tz not in ("", "Asia/Shanghai"):
+        raise ConfigError(f"{name}: [] timezone: only Asia/Shanghai is supported, got {tz!r}")
+    seed = cat.get("seed", "")
+    bots = tuple(_bot(entry, i, name, env) for i, entry in enumerate(_list(raw, "bots", name)))
+    groups = tuple(_group(entry, i, name) for i, entry in enumerate(_list(raw, "groups", name)))
+    _check_references(bots, groups, name)
+    return Settings(
+        db=str(db_path or _relative(file_db or "data/gongkai.db", base)),
+        web=WebConfig(
+            host=web.get("host", "127.0.0.1"),
+            port=web.get("port", 8080),
+            max_body=web.get("max_body", 1024 * 1024),
+        ),
+        scheduler=SchedulerConfig(misfire_grace=grace, poll_interval=float(sched.get("poll_interval", 1.0))),
+        catalog=CatalogConfig(seed=str(_relative(seed, base)) if seed else "", top_k=cat.get("top_k", 3)),
+        bots=bots,
+        groups=groups,
+        source=name,
+        db_overridden=bool(db_path),
+    )
+
+
+def _relative(value: str, base: Path) -> Path:
+    """Paths in the embedded default are relative to the repository; others to the working directory."""
+    path = Path(value)
+    if path.is_absolute():
+        return path
+    return ROOT / path if base == DEFAULT_CONFIG.parent else path
+
+
+def _typed(raw: dict[str, Any], key: str, kind: type | tuple[type, ...], name: str, default: Any) -> Any:
+    value = raw.get(key, default)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{name}: [] {key}: expected {_kind(kind)}, got {type(value).__name__}")
+    return value
+
+
+def _section(raw: dict[str, Any], section: str, name: str) -> dict[str, Any]:
+    table = raw.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{name}: [{section}]: expected a table")
+    spec = _SECTIONS[section]
+    for key, value in table.items():
+        if key not in spec:
+            raise ConfigError(f"{name}: [{section}] {key}: unknown key")
+        if not isinstance(value, spec[key]) or isinstance(value, bool):
+            raise ConfigError(
+                f"{name}: [{section}] {key}: expected {_kind(spec[key])}, got {type(value).__name__}"
+            )
+    return table
+
+
+def _list(raw: dict[str, Any], key: str, name: str) -> list[dict[str, Any]]:
+    entries = raw.get(key, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{name}: [[{key}]]: expected an array of tables")
+    return entries
+
+
+def _bot(entry: dict[str, Any], index: int, name: str, env: Mapping[str, str]) -> BotConfig:
+    label = entry.get("name")
+    section = f"[bots.{label}]" if isinstance(label, str) and label else f"[bots #{index + 1}]"
+    for key in ("name", "platform"):
+        if not isinstance(entry.get(key), str) or not entry.get(key):
+            raise ConfigError(f"{name}: {section} {key}: required, a non-empty string")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", entry["name"]):
+        raise ConfigError(f"{name}: {section} name: use letters, digits, '-', '_' or '.' (it is part of a URL)")
+    options: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key in ("name", "platform"):
+            continue
+        if isinstance(value, str) and value.startswith("env:"):
+            var = value[4:]
+            if var not in env or not env[var]:
+                raise ConfigError(f"{name}: {section} {key}: environment variable {var} is not set")
+            value = env[var]
+        options[key] = value
+    return BotConfig(name=entry["name"], platform=entry["platform"], options=options, source=f"{name}: {section}")
+
+
+def _group(entry: dict[str, Any], index: int, name: str) -> GroupConfig:
+    label = entry.get("name")
+    section = f"[groups.{label}]" if isinstance(label, str) and label else f"[groups #{index + 1}]"
+    for key, value in entry.items():
+        if key not in _GROUP_KEYS:
+            raise ConfigError(f"{name}: {section} {key}: unknown key")
+        if not isinstance(value, _GROUP_KEYS[key]):
+            raise ConfigError(f"{name}: {section} {key}: expected {_kind(_GROUP_KEYS[key])}")
+    for key in ("name", "bot"):
+        if not entry.get(key):
+            raise ConfigError(f"{name}: {section} {key}: required, a non-empty string")
+    tags = entry.get("tags", [])
+    if not all(isinstance(t, str) and t.strip() for t in tags):
+        raise ConfigError(f"{name}: {section} tags: expected a list of non-empty strings")
+    return GroupConfig(name=entry["name"], bot=entry["bot"], chat=str(entry.get("chat", "")),
+                       tags=tuple(t.strip() for t in tags))
+
+
+def _check_references(bots: tuple[BotConfig, ...], groups: tuple[GroupConfig, ...], name: str) -> None:
+    seen: set[str] = set()
+    for bot in bots:
+        if bot.name in seen:
+            raise ConfigError(f"{name}: [bots.{bot.name}] name: defined twice")
+        seen.add(bot.name)
+    names: set[str] = set()
+    for group in groups:
+        if group.bot not in seen:
+            raise ConfigError(f"{name}: [groups.{group.name}] bot: no [[bots]] entry named {group.bot!r}")
+        if group.name in names:
+            raise ConfigError(f"{name}: [groups.{group.name}] name: defined twice")
+        names.add(group.name)
+
+
+def _kind(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    words = {str: "a string", int: "an integer", float: "a number", list: "a list", bool: "true/false"}
+    return " or ".join(words.get(k, k.__name__) for k in kinds)

@@ -1,0 +1,64 @@
+"""Frozen settings objects: what the rest of the program reads, never the raw TOML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig", "CatalogConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    """One `[[bots]]` entry; `options` holds the platform keys with env: secrets resolved."""
+
+    name: str
+    platform: str
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # "file: [bots.NAME]", for error messages
+
+    def __repr__(self) -> str:  # options may hold secrets: never print them
+        return f"BotConfig(name={self.name!r}, platform={self.platform!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    name: str
+    bot: str
+    chat: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    misfire_grace: float = 3600.0  # seconds
+    poll_interval: float = 1.0  # how often the gateway looks for CLI changes
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body: int = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogConfig:
+    seed: str = ""  # file loaded into an empty catalog by the embedded default run
+    top_k: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db: str
+    timezone: str = "Asia/Shanghai"
+    web: WebConfig = field(default_factory=WebConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    catalog: CatalogConfig = field(default_factory=CatalogConfig)
+    bots: tuple[BotConfig, ...] = ()
+    groups: tuple[GroupConfig, ...] = ()
+    source: str = ""  # the config file these came from
+    db_overridden: bool = False  # --db / GONGKAI_DB named the database
+
+    def bot(self, name: str) -> BotConfig | None:
+        return next((b for b in self.bots if b.name == name), None)

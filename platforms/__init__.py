@@ -1,0 +1,235 @@
+"""The platform contract: one adapter file per chat platform, one line in REGISTRY.
+
+An adapter turns a platform's HTTP request into `Inbound` events (`handshake`, `verify`, `parse`: pure and
+synchronous, so official test vectors run without HTTP) and sends our text back (`reply` for an answer to an
+event, `send` for a push to a group), raising `errors.DeliveryError` subclasses on failure. Adapters import
+nothing of ours but `errors`; the network is reached only through the `aiohttp.ClientSession` passed in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from errors import ConfigError
+
+__all__ = [
+    "RawRequest",
+    "Inbound",
+    "Ack",
+    "Target",
+    "Message",
+    "Platform",
+    "REGISTRY",
+    "create",
+    "platform_class",
+    "split_utf8",
+    "safe_equal",
+    "mask",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    """An inbound HTTP request as bytes; header names are lower-case."""
+
+    method: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    now: float  # unix seconds when it arrived, for timestamp windows
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message addressed to our bot, the @-mention already stripped from `text`."""
+
+    platform: str
+    bot: str
+    event_id: str  # the platform's id for dedupe: msgid, event_id, msgId, self_id:message_id ...
+    text: str
+    chat: str = ""  # the platform's group id; "" for a single chat
+    chat_type: str = "group"  # group | single
+    sender: str = ""  # the platform's user id; pseudonymised before it is stored
+    sender_name: str = ""
+    handle: Mapping[str, Any] = field(default_factory=dict)  # what `reply` needs: sessionWebhook, response_url ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The HTTP response to give the platform."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a push goes: a bot, and the platform's chat id where the bot needs one."""
+
+    bot: str
+    chat: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message source, rendered per platform. `body` is a small markdown subset:
+    paragraphs, `**bold**`, `- ` lists, `[text](url)` links."""
+
+    body: str
+    title: str = ""
+    mention_all: bool = False
+
+
+class Platform:
+    """Base class of every adapter. Subclasses set the class metadata and override what they support."""
+
+    name: ClassVar[str] = ""
+    inline_reply: ClassVar[bool] = False  # True: the answer goes in the HTTP response (`inline`)
+    max_bytes: ClassVar[int] = 4096  # one message's text, UTF-8 bytes
+    per_minute: ClassVar[int] = 20  # documented per-bot push limit
+    per_second: ClassVar[float] = 0.0  # 0 = no per-second limit beyond per_minute
+    receive_keys: ClassVar[tuple[str, ...]] = ()  # all required to receive
+    push_keys: ClassVar[tuple[str, ...]] = ()  # all required to push
+    optional_keys: ClassVar[tuple[str, ...]] = ()
+    secret_keys: ClassVar[tuple[str, ...]] = ()  # never logged, masked in repr
+
+    def __init__(self, bot: str, options: Mapping[str, Any], source: str = "") -> None:
+        self.bot = bot
+        self.options = dict(options)
+        known = set(self.receive_keys) | set(self.push_keys) | set(self.optional_keys)
+        where = source or f"[bots.{bot}]"
+        for key in self.options:
+            if key not in known:
+                raise ConfigError(f"{where} {key}: unknown key for platform {self.name}")
+        has_receive = any(k in self.options for k in self.receive_keys)
+        has_push = any(k in self.options for k in self.push_keys)
+        for role, keys, present in (("receive", self.receive_keys, has_receive), ("push", self.push_keys, has_push)):
+            if present:
+                for key in keys:
+                    if not self.options.get(key):
+                        raise ConfigError(f"{where} {key}: required for a {self.name} bot that can {role}")
+        self.can_receive = has_receive or not self.receive_keys
+        self.can_push = has_push or not self.push_keys
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} bot={self.bot!r}>"
+
+    def opt(self, key: str, default: Any = "") -> Any:
+        return self.options.get(key, default)
+
+    # --- inbound -----------------------------------------------------------------
+    def handshake(self, req: RawRequest) -> Ack | None:
+        """Answer a URL check / challenge, else None."""
+        return None
+
+    def verify(self, req: RawRequest) -> None:
+        """Raise MissingSignature / BadSignature; return None when the request is authentic."""
+
+    def parse(self, req: RawRequest) -> list[Inbound]:
+        """Events addressed to this bot; [] for events to ignore. Raise BadPayload on malformed input."""
+        raise NotImplementedError
+
+    def ack(self, events: list[Inbound]) -> Ack:
+        """The fast response for a deferred reply."""
+        return Ack(200, b'{"ok":true}')
+
+    def inline(self, event: Inbound, text: str, extra: Mapping[str, Any]) -> Ack:
+        """The HTTP response that carries the answer (inline_reply platforms)."""
+        raise NotImplementedError
+
+    def duplicate(self, event: Inbound, stored: Mapping[str, Any] | None) -> Ack:
+        """The response to a repeated event: inline platforms repeat the stored answer, others just ack."""
+        if self.inline_reply and stored is not None:
+            return self.inline(event, stored.get("text", ""), stored)
+        return self.ack([event])
+
+    async def reply(self, http: Any, event: Inbound, text: str) -> None:
+        """Answer an event later (sessionWebhook, response_url, reply API)."""
+        raise NotImplementedError
+
+    # --- outbound ----------------------------------------------------------------
+    def render(self, message: Message) -> list[dict[str, Any]]:
+        """The JSON bodies, one per part, that `send` posts; splits at `max_bytes`."""
+        raise NotImplementedError
+
+    async def send(self, http: Any, target: Target, body: dict[str, Any]) -> None:
+        """Post one rendered part. Raise RateLimited / TemporaryError / PermanentError."""
+        raise NotImplementedError
+
+
+def safe_equal(a: str | bytes, b: str | bytes) -> bool:
+    """Constant-time comparison of two secrets or signatures."""
+    if isinstance(a, str):
+        a = a.encode()
+    if isinstance(b, str):
+        b = b.encode()
+    return hmac.compare_digest(a, b)
+
+
+def mask(secret: str) -> str:
+    """For logs: keep a hint of which secret, never the secret."""
+    return secret[:4] + "…" if len(secret) > 8 else "…"
+
+
+def split_utf8(text: str, limit: int, marker_room: int = 12) -> list[str]:
+    """Split `text` into parts of at most `limit` UTF-8 bytes, preferring paragraph and line breaks,
+    never cutting a character; parts are prefixed "(i/n) " when there is more than one."""
+    if len(text.encode()) <= limit:
+        return [text]
+    budget = limit - marker_room
+    parts: list[str] = []
+    rest = text
+    while rest:
+        if len(rest.encode()) <= budget:
+            parts.append(rest)
+            break
+        cut = _cut_point(rest, budget)
+        parts.append(rest[:cut].rstrip("\n"))
+        rest = rest[cut:].lstrip("\n")
+    total = len(parts)
+    return [f"({i}/{total}) {part}" for i, part in enumerate(parts, 1)]
+
+
+def _cut_point(text: str, budget: int) -> int:
+    """The largest prefix within `budget` bytes, ending at a paragraph, line or sentence end if one is near."""
+    size, end = 0, 0
+    for i, ch in enumerate(text):
+        size += len(ch.encode())
+        if size > budget:
+            break
+        end = i + 1
+    window = text[:end]
+    for sep in ("\n\n", "\n", "。", "；", "，", " "):
+        pos = window.rfind(sep)
+        if pos > end // 2:
+            return pos + len(sep)
+    return end
+
+
+# name -> "module:Class"; imported on first use so start-up loads only the adapters configured.
+REGISTRY: dict[str, str] = {
+    "console": "platforms.console:ConsolePlatform",
+    "webhook": "platforms.webhook:WebhookPlatform",
+    "wecom": "platforms.wecom:WeComPlatform",
+    "dingtalk": "platforms.dingtalk:DingTalkPlatform",
+    "feishu": "platforms.feishu:FeishuPlatform",
+    "onebot": "platforms.onebot:OneBotPlatform",
+}
+
+
+def platform_class(platform: str) -> type[Platform]:
+    module, _, cls = REGISTRY[platform].partition(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+def create(bot: str, platform: str, options: Mapping[str, Any], source: str = "") -> Platform:
+    """Build the adapter for one configured bot; ConfigError for an unknown platform or a missing key."""
+    if platform not in REGISTRY:
+        where = source or f"[bots.{bot}]"
+        raise ConfigError(f"{where} platform: unknown platform {platform!r} (known: {', '.join(sorted(REGISTRY))})")
+    return platform_class(platform)(bot, options, source)

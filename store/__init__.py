@@ -1,0 +1,191 @@
+"""SQLite behind one writer thread.
+
+Every database call from the event loop goes through `Store.run(fn, *args)`: `fn(db, *args)` runs on the
+store's own thread. Calls that arrive together share one transaction (group commit), each inside its own
+savepoint so one failing call does not undo the others. The CLI uses the same functions synchronously
+through `open_db` + `transaction`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+
+from store.migrations import migrations
+
+__all__ = ["Store", "open_db", "transaction", "bump", "revisions", "get_meta", "set_meta", "dumps", "loads"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_BATCH_MAX = 256
+
+
+def open_db(path: str | Path) -> Database:
+    """Open (creating folders and schema as needed) a database file, WAL mode."""
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=15.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    db = Database(conn)
+    migrations.apply(db)
+    return db
+
+
+@contextmanager
+def transaction(db: Database) -> Iterator[Database]:
+    """BEGIN IMMEDIATE ... COMMIT: take the write lock up front so a CLI and the gateway never deadlock."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    return json.loads(text) if text else default
+
+
+def get_meta(db: Database, key: str, default: str | None = None) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(db: Database, key: str, value: str) -> None:
+    db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+               [key, value])
+
+
+def bump(db: Database, area: str) -> None:
+    """Record that `area` (catalog, groups, notices ...) changed, so a running gateway reloads it."""
+    db.execute(
+        "INSERT INTO meta(key, value) VALUES (?, '1') "
+        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        [f"rev:{area}"],
+    )
+
+
+def revisions(db: Database) -> dict[str, int]:
+    rows = db.execute("SELECT key, value FROM meta WHERE key LIKE 'rev:%'").fetchall()
+    return {key[4:]: int(value) for key, value in rows}
+
+
+class _Job:
+    __slots__ = ("fn", "args", "future", "loop")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.fn, self.args, self.future, self.loop = fn, args, future, loop
+
+
+class Store:
+    """The async facade: `await store.run(fn, *args)` runs `fn(db, *args)` on the writer thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Open the database on its own thread; raises here if it cannot be opened."""
+        self._thread = threading.Thread(target=self._loop, name="gongkai-store", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        self._thread = None
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(db, *args)` in a transaction on the writer thread and return its result."""
+        if self._thread is None:
+            raise RuntimeError("store is not started")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Job(fn, args, future, loop))
+        return await future
+
+    def _loop(self) -> None:
+        try:
+            db = open_db(self.path)
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    break
+                batch = [first]
+                stop = False
+                while len(batch) < _BATCH_MAX:
+                    try:
+                        job = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stop = True
+                        break
+                    batch.append(job)
+                self._run_batch(db, batch)
+                if stop:
+                    break
+        finally:
+            db.close()
+
+    def _run_batch(self, db: Database, batch: list[_Job]) -> None:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            with transaction(db):
+                for job in batch:
+                    try:
+                        with db.atomic():
+                            results.append((job, job.fn(db, *job.args), None))
+                    except Exception as exc:  # handed to the awaiting caller
+                        results.append((job, None, exc))
+        except Exception as exc:  # COMMIT failed: nothing of this batch is stored
+            log.error("store: transaction failed: %s", exc)
+            results = [(job, None, exc) for job in batch]
+        for job, value, error in results:
+            job.loop.call_soon_threadsafe(_settle, job.future, value, error)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
