@@ -23,7 +23,8 @@ from sqlite_utils import Database
 
 from store.migrations import migrations
 
-__all__ = ["Store", "open_db", "transaction", "bump", "revisions", "get_meta", "set_meta", "dumps", "loads"]
+__all__ = ["Store", "open_db", "transaction", "insert_row", "bump", "revisions", "get_meta", "set_meta", "dumps",
+           "loads"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +60,14 @@ def transaction(db: Database) -> Iterator[Database]:
             db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
+
+
+def insert_row(db: Database, table: str, row: dict[str, Any]) -> int:
+    """A plain INSERT for hot paths (sqlite-utils' insert introspects the table on every call)."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    cursor = db.execute(f"INSERT INTO [{table}] ({columns}) VALUES ({marks})", list(row.values()))
+    return int(cursor.lastrowid or 0)
 
 
 def dumps(value: Any) -> str:
@@ -170,16 +179,27 @@ class Store:
         try:
             with transaction(db):
                 for job in batch:
-                    try:
-                        with db.atomic():
-                            results.append((job, job.fn(db, *job.args), None))
-                    except Exception as exc:  # handed to the awaiting caller
-                        results.append((job, None, exc))
+                    results.append(_run_job(db, job))
         except Exception as exc:  # COMMIT failed: nothing of this batch is stored
             log.error("store: transaction failed: %s", exc)
             results = [(job, None, exc) for job in batch]
         for job, value, error in results:
             job.loop.call_soon_threadsafe(_settle, job.future, value, error)
+
+
+def _run_job(db: Database, job: _Job) -> tuple[_Job, Any, BaseException | None]:
+    """One call inside its own savepoint: its failure undoes only its own writes."""
+    conn = db.conn
+    conn.execute("SAVEPOINT job")
+    try:
+        value = job.fn(db, *job.args)
+    except Exception as exc:  # handed to the awaiting caller
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+        return job, None, exc
+    conn.execute("RELEASE job")
+    return job, value, None
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

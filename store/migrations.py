@@ -78,6 +78,8 @@ def m001_initial(db: Database) -> None:
     )
     db["requests"].create_index(["year", "seq"], unique=True)
     db["requests"].create_index(["sender", "question_key"])
+    db["request_events"].create({"id": int, "request_id": str, "at": str, "change": str}, pk="id")
+    db["request_events"].create_index(["request_id"])
     db["groups"].create(
         {
             "name": str,
@@ -89,4 +91,59 @@ def m001_initial(db: Database) -> None:
             "created_at": str,
         },
         pk="name",
+    )
+
+
+@migrations()
+def m002_workdays(db: Database) -> None:
+    db.execute(
+        "CREATE TABLE workday_overrides ("
+        " day TEXT PRIMARY KEY,"  # YYYY-MM-DD
+        " kind TEXT NOT NULL CHECK (kind IN ('work', 'rest')),"  # staff decision beats the library
+        " note TEXT NOT NULL DEFAULT '',"
+        " created_at TEXT NOT NULL)"
+    )
+
+
+@migrations()
+def m003_notices(db: Database) -> None:
+    """Notices, their review trail, send times, one delivery row per (send, group, part), acks, registrations."""
+    db.execute(
+        "CREATE TABLE notices ("
+        " id INTEGER PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
+        " fields TEXT NOT NULL DEFAULT '{}', audience TEXT NOT NULL, status TEXT NOT NULL,"
+        " author TEXT NOT NULL, approver TEXT NOT NULL DEFAULT '', approved_hash TEXT NOT NULL DEFAULT '',"
+        " override_reason TEXT NOT NULL DEFAULT '', findings TEXT NOT NULL DEFAULT '[]',"
+        " cron TEXT NOT NULL DEFAULT '', cron_from TEXT NOT NULL DEFAULT '',"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE notice_audit (id INTEGER PRIMARY KEY, notice_id INTEGER NOT NULL, at TEXT NOT NULL,"
+        " who TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')"
+    )
+    db.execute("CREATE INDEX notice_audit_notice ON notice_audit(notice_id)")
+    db.execute(
+        "CREATE TABLE sends (notice_id INTEGER NOT NULL, n INTEGER NOT NULL, kind TEXT NOT NULL,"
+        " due_at TEXT NOT NULL, status TEXT NOT NULL, late INTEGER NOT NULL DEFAULT 0,"
+        " fired_at TEXT NOT NULL DEFAULT '', PRIMARY KEY (notice_id, n))"
+    )
+    # a cron round fired twice (restart, two processes) stays one row; a cancelled time may be planned again
+    db.execute("CREATE UNIQUE INDEX sends_due ON sends(notice_id, kind, due_at) WHERE status != 'cancelled'")
+    db.execute(
+        "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, notice_id INTEGER NOT NULL, send_n INTEGER NOT NULL,"
+        " grp TEXT NOT NULL, part INTEGER NOT NULL, bot TEXT NOT NULL, chat TEXT NOT NULL, platform TEXT NOT NULL,"
+        " body TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+        " next_at TEXT NOT NULL, lease_until TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',"
+        " code TEXT NOT NULL DEFAULT '', sent_at TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL,"
+        " UNIQUE (notice_id, send_n, grp, part))"
+    )
+    db.execute("CREATE INDEX deliveries_due ON deliveries(status, bot, next_at)")
+    db.execute(
+        "CREATE TABLE notice_acks (notice_id INTEGER NOT NULL, grp TEXT NOT NULL, at TEXT NOT NULL,"
+        " text TEXT NOT NULL, sender TEXT NOT NULL DEFAULT '', PRIMARY KEY (notice_id, grp))"
+    )
+    db.execute(
+        "CREATE TABLE registrations (id INTEGER PRIMARY KEY, notice_id INTEGER NOT NULL, grp TEXT NOT NULL,"
+        " name TEXT NOT NULL, org TEXT NOT NULL, sender TEXT NOT NULL DEFAULT '', at TEXT NOT NULL,"
+        " UNIQUE (notice_id, name, org))"
     )

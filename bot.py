@@ -1,0 +1,108 @@
+"""gongkai: the group-chat gateway of a district food and drug regulator.
+
+    python bot.py [--config PATH] [--db PATH] [COMMAND ...]
+
+With no command, runs the gateway (`run`). Every command that reads or writes data accepts --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+
+from aiohttp import web
+
+from config import Settings, load_settings
+from errors import ConfigError, GongkaiError
+
+__all__ = ["create_app", "main"]
+
+log = logging.getLogger("gongkai")
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The aiohttp application: inbound hooks, health, and the gateway's parts in its cleanup context."""
+    from web.hooks import GATEWAY, error_middleware, routes
+    from web.runtime import Gateway
+
+    app = web.Application(client_max_size=settings.web.max_body, middlewares=[error_middleware])
+    gateway = Gateway(settings)  # builds the adapters now: a bad [[bots]] entry fails here, before serving
+    app[GATEWAY] = gateway
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await gateway.start()
+        yield
+        await gateway.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.add_routes(routes)
+    return app
+
+
+def _parser() -> argparse.ArgumentParser:
+    from cli import ask, calendar, catalog, groups, notice, requests
+
+    parser = argparse.ArgumentParser(prog="bot.py", description="gongkai 政务公开群聊网关")
+    parser.add_argument("--config", help="TOML config file (default: the embedded default; or GONGKAI_CONFIG)")
+    parser.add_argument("--db", help="SQLite database file (or GONGKAI_DB)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="运行网关 (run the gateway)")
+    run.add_argument("--host", help="listen address (default from config)")
+    run.add_argument("--port", type=int, help="listen port (default from config)")
+    for module in (ask, catalog, requests, groups, notice, calendar):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config, db=args.db)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.command in (None, "run"):
+        return _run(settings, getattr(args, "host", None), getattr(args, "port", None))
+    from cli import CliContext
+
+    ctx = CliContext(settings, json=bool(getattr(args, "json", False)))
+    try:
+        return int(args.func(args, ctx) or 0)
+    except GongkaiError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    finally:
+        ctx.close()
+
+
+def _run(settings: Settings, host: str | None, port: int | None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app(settings)
+    except GongkaiError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    host, port = host or settings.web.host, port or settings.web.port
+    from web.console import attach_console
+
+    attach_console(app)
+    print(f"gongkai 已启动: http://{host}:{port}/healthz  数据库 {settings.db}", flush=True)
+    try:
+        web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+    except OSError as exc:
+        print(f"无法监听 {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except GongkaiError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""`requests`: the queue of possible and formal disclosure requests."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import Any
+
+from cli import CliContext
+from disclosure import requests as service
+from errors import InvalidInput
+from handlers import texts
+from store import transaction
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("requests", help="依申请公开线索与申请 (disclosure requests)")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    ls = verbs.add_parser("list", help="列出 (list)")
+    ls.add_argument("--status", choices=service.STATUSES)
+    ls.set_defaults(func=_list)
+    show = verbs.add_parser("show", help="查看 (show one)")
+    show.add_argument("number")
+    show.set_defaults(func=_show)
+    accept = verbs.add_parser("accept", help="确认收到，转为正式申请，开始计算答复期限")
+    accept.add_argument("number")
+    accept.add_argument("--received", required=True, help="收到日 YYYY-MM-DD")
+    accept.add_argument("--by", required=True)
+    accept.add_argument("--note", default="")
+    accept.set_defaults(func=_accept)
+    answer = verbs.add_parser("answer", help="登记答复结果 (outcome code)")
+    answer.add_argument("number")
+    answer.add_argument("--outcome", required=True, choices=sorted(service.OUTCOMES))
+    answer.add_argument("--by", required=True)
+    answer.add_argument("--note", default="")
+    answer.set_defaults(func=_answer)
+    close = verbs.add_parser("close", help="关闭线索（须写明理由）")
+    close.add_argument("number")
+    close.add_argument("--by", required=True)
+    close.add_argument("--reason", required=True)
+    close.set_defaults(func=_close)
+    for verb in (ls, show, accept, answer, close):
+        verb.add_argument("--json", action="store_true")
+
+
+def _line(request: dict[str, Any]) -> str:
+    due = f"  期限 {request['reply_due']}" if request.get("reply_due") else ""
+    return f"{request['id']}  {texts.REQUEST_STATUS.get(request['status'], request['status'])}{due}  {request['question']}"
+
+
+def _list(args: argparse.Namespace, ctx: CliContext) -> int:
+    rows = service.list_requests(ctx.db(), args.status)
+    ctx.out(rows, lambda rs: "\n".join(_line(r) for r in rs) or "（没有记录）")
+    return 0
+
+
+def _show(args: argparse.Namespace, ctx: CliContext) -> int:
+    request = service.get_request(ctx.db(), args.number)
+    ctx.out(request, lambda r: f"{texts.request_status(r)}\n问题：{r['question']}\n渠道：{r['channel']}/{r['bot']}")
+    return 0
+
+
+def _accept(args: argparse.Namespace, ctx: CliContext) -> int:
+    from disclosure.workdays import load_calendar
+
+    try:
+        received = date.fromisoformat(args.received)
+    except ValueError:
+        raise InvalidInput(f"--received: 日期格式应为 YYYY-MM-DD，得到 {args.received!r}") from None
+    db = ctx.db()
+    with transaction(db):
+        request = service.accept_request(db, args.number, received, args.by, load_calendar(db), args.note)
+    ctx.out(request, _line)
+    return 0
+
+
+def _answer(args: argparse.Namespace, ctx: CliContext) -> int:
+    db = ctx.db()
+    with transaction(db):
+        request = service.answer_request(db, args.number, args.outcome, args.by, args.note)
+    ctx.out(request, _line)
+    return 0
+
+
+def _close(args: argparse.Namespace, ctx: CliContext) -> int:
+    db = ctx.db()
+    with transaction(db):
+        request = service.close_request(db, args.number, args.by, args.reason)
+    ctx.out(request, _line)
+    return 0

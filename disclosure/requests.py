@@ -1,0 +1,157 @@
+"""Possible and formal disclosure requests (依申请公开): numbering, states, outcome codes, deadlines.
+
+A question the catalog cannot answer opens a *possible* request (待甄别线索), status `pending`. A chat message
+does not start the statutory clock: staff confirm receipt (`accept`, 收到日), and only then is the reply due
+20 working days later (条例 art.33). Numbers are `YYYY-NNNN`, counted per year.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+import clock
+from errors import InvalidInput, NotFound
+from store import dumps, insert_row
+
+__all__ = [
+    "STATUSES",
+    "OUTCOMES",
+    "question_key",
+    "open_possible_request",
+    "get_request",
+    "list_requests",
+    "accept_request",
+    "close_request",
+    "answer_request",
+    "mark_faq",
+]
+
+STATUSES = ("pending", "accepted", "faq", "answered", "closed")
+
+# DOMAIN.md §7: outcome code -> label (the annual report rows are derived from these).
+OUTCOMES: dict[str, str] = {
+    "already_public": "已主动公开,告知获取方式、途径",
+    "granted": "予以公开",
+    "partial": "部分公开（区分处理）",
+    "deny_state_secret": "属于国家秘密",
+    "deny_law_forbids": "其他法律行政法规禁止公开",
+    "deny_three_security": "危及“三安全一稳定”",
+    "deny_third_party": "保护第三方合法权益",
+    "deny_internal": "属于三类内部事务信息",
+    "deny_process": "属于四类过程性信息",
+    "deny_case_file": "属于行政执法案卷",
+    "deny_admin_query": "属于行政查询事项",
+    "none_not_held": "本机关不掌握相关政府信息",
+    "none_needs_creation": "没有现成信息需要另行制作",
+    "none_unclear": "补正后申请内容仍不明确",
+    "reject_petition": "信访举报投诉类申请",
+    "reject_repeat": "重复申请",
+    "reject_publication": "要求提供公开出版物",
+    "reject_excessive": "无正当理由大量反复申请",
+    "reject_confirm": "要求行政机关确认或重新出具已获取信息",
+    "other_no_correction": "申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
+    "other_no_fee": "申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请",
+    "other": "其他",
+}
+
+_SAME_QUESTION_WINDOW = timedelta(days=1)
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+_REPLY_DAYS = 20  # 条例 art.33
+_REPLY_DAYS_BEFORE_2019 = 15  # 2008 text, requests received before 2019-05-15
+_NEW_RULES_FROM = date(2019, 5, 15)
+
+
+def question_key(question: str) -> str:
+    """The question without width, case, spaces and punctuation: what 'the same question' means."""
+    return _NOISE.sub("", unicodedata.normalize("NFKC", question).lower())
+
+
+def open_possible_request(db: Database, question: str, sender: str, channel: str, bot: str, chat: str,
+                          now: datetime | None = None) -> tuple[dict[str, Any], bool]:
+    """(request, repeated): the same sender asking the same thing within a day gets the same number."""
+    moment = now or clock.now()
+    key = question_key(question)
+    if sender:
+        since = clock.iso(moment - _SAME_QUESTION_WINDOW)
+        row = db.execute(
+            "SELECT id FROM requests WHERE sender = ? AND question_key = ? AND created_at >= ? "
+            "ORDER BY created_at DESC LIMIT 1", [sender, key, since]).fetchone()
+        if row is not None:
+            return get_request(db, row[0]), True
+    year = moment.year
+    seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM requests WHERE year = ?", [year]).fetchone()[0]
+    request = {
+        "id": f"{year}-{seq:04d}", "year": year, "seq": seq, "status": "pending",
+        "created_at": clock.iso(moment), "updated_at": clock.iso(moment), "question": question,
+        "question_key": key, "sender": sender, "channel": channel, "bot": bot, "chat": chat,
+        "enquiry_id": None, "received_on": "", "reply_due": "", "due_estimated": 0, "outcome": "", "note": "",
+    }
+    insert_row(db, "requests", request)
+    return request, False
+
+
+def get_request(db: Database, number: str) -> dict[str, Any]:
+    rows = list(db["requests"].rows_where("id = ?", [number.strip()]))
+    if not rows:
+        raise NotFound(f"没有编号为 {number} 的申请")
+    return rows[0]
+
+
+def list_requests(db: Database, status: str | None = None) -> list[dict[str, Any]]:
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"未知状态 {status!r}，可选：{', '.join(STATUSES)}")
+    where, args = ("status = ?", [status]) if status else (None, [])
+    return list(db["requests"].rows_where(where, args, order_by="year, seq"))
+
+
+def accept_request(db: Database, number: str, received_on: date, by: str, calendar: Any,
+                   note: str = "", now: datetime | None = None) -> dict[str, Any]:
+    """Staff confirm receipt: the statutory clock starts on `received_on` (start day excluded)."""
+    request = _require(db, number, ("pending",))
+    days = _REPLY_DAYS if received_on >= _NEW_RULES_FROM else _REPLY_DAYS_BEFORE_2019
+    due = calendar.add_workdays(received_on, days)
+    estimated = bool(calendar.is_estimated(due))
+    return _update(db, request, now, status="accepted", received_on=received_on.isoformat(),
+                   reply_due=due.isoformat(), due_estimated=int(estimated),
+                   note=note or f"{by} 确认收到申请")
+
+
+def answer_request(db: Database, number: str, outcome: str, by: str, note: str = "",
+                   now: datetime | None = None) -> dict[str, Any]:
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"未知结果代码 {outcome!r}，可选：{', '.join(OUTCOMES)}")
+    request = _require(db, number, ("accepted",))
+    return _update(db, request, now, status="answered", outcome=outcome, note=note or f"{by}：{OUTCOMES[outcome]}")
+
+
+def close_request(db: Database, number: str, by: str, reason: str, now: datetime | None = None) -> dict[str, Any]:
+    if not reason.strip():
+        raise InvalidInput("关闭线索须写明理由")
+    request = _require(db, number, ("pending",))
+    return _update(db, request, now, status="closed", note=f"{by}：{reason.strip()}")
+
+
+def mark_faq(db: Database, number: str, by: str, note: str = "", now: datetime | None = None) -> dict[str, Any]:
+    """The question deserved a catalog item; staff added one."""
+    request = _require(db, number, ("pending",))
+    return _update(db, request, now, status="faq", note=note or f"{by} 已补充到公开目录")
+
+
+def _require(db: Database, number: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    request = get_request(db, number)
+    if request["status"] not in allowed:
+        raise InvalidInput(f"编号 {number} 当前状态为 {request['status']}，不能执行此操作")
+    return request
+
+
+def _update(db: Database, request: dict[str, Any], now: datetime | None, **changes: Any) -> dict[str, Any]:
+    changes["updated_at"] = clock.iso(now or clock.now())
+    db["requests"].update(request["id"], changes)
+    insert_row(db, "request_events", {"request_id": request["id"], "at": changes["updated_at"],
+                                      "change": dumps(changes)})
+    return {**request, **changes}

@@ -1,0 +1,107 @@
+"""From an inbound chat message to a reply: dedupe, route to a command or an enquiry, log.
+
+`handle_inbound(db, ctx, event)` is a plain function run on the store's writer thread (one transaction):
+a repeated event returns the stored reply and writes nothing; otherwise the first handler in HANDLERS that
+returns a Reply wins, the enquiry log gets its row, and the reply is stored with the event for replays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+import clock
+from knowledge import Knowledge
+from platforms import Inbound
+from store import dumps, get_meta, insert_row, loads, set_meta
+
+__all__ = ["Context", "Reply", "Handler", "handle_inbound", "log_enquiry", "pseudonym", "installation_salt"]
+
+
+@dataclass
+class Context:
+    """What handlers need besides the database; `knowledge` is swapped when the catalog changes."""
+
+    knowledge: Knowledge
+    salt: bytes  # per-installation key for sender pseudonyms
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # catalog items by id, for summaries
+    top_k: int = 3
+    now: Callable[[], datetime] = clock.now
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    kind: str = "enquiry"  # enquiry | complaint | command
+    answered: bool = False
+    request_id: str | None = None
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    log: bool = True  # False: a command whose text is not worth keeping in the enquiry log
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "kind": self.kind, "answered": self.answered,
+                "request_id": self.request_id, "matches": self.matches}
+
+
+Handler = Callable[[Database, Context, Inbound], "Reply | None"]
+
+
+def pseudonym(salt: bytes, platform: str, sender: str) -> str:
+    """A stable, non-reversible sender id: the same person links up, the log never holds the raw id."""
+    if not sender:
+        return ""
+    return hmac.new(salt, f"{platform}:{sender}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def installation_salt(db: Database) -> bytes:
+    """The pseudonym key, made once per database and never shown."""
+    salt = get_meta(db, "pseudonym_salt")
+    if salt is None:
+        salt = secrets.token_hex(32)
+        set_meta(db, "pseudonym_salt", salt)
+    return bytes.fromhex(salt)
+
+
+def _handlers() -> list[Handler]:
+    from handlers import commands, enquiry, notice_commands
+
+    return [commands.handle, notice_commands.handle, enquiry.handle]
+
+
+def handle_inbound(db: Database, ctx: Context, event: Inbound) -> tuple[Reply, bool]:
+    """(reply, duplicate). Runs inside the caller's transaction; a duplicate writes nothing."""
+    row = db.execute("SELECT reply FROM inbound WHERE platform = ? AND event_id = ?",
+                     [event.platform, event.event_id]).fetchone()
+    if row is not None:
+        stored = loads(row[0], {})
+        return Reply(text=stored.get("text", ""), kind=stored.get("kind", "enquiry"),
+                     answered=stored.get("answered", False), request_id=stored.get("request_id"),
+                     matches=stored.get("matches", [])), True
+    reply = next(r for r in (h(db, ctx, event) for h in _handlers()) if r is not None)
+    at = clock.iso(ctx.now())
+    if reply.log:
+        enquiry_id = log_enquiry(db, ctx, event, reply, at)
+        if reply.request_id and reply.kind == "enquiry":
+            db.execute("UPDATE requests SET enquiry_id = ? WHERE id = ? AND enquiry_id IS NULL",
+                       [enquiry_id, reply.request_id])
+    insert_row(db, "inbound", {"platform": event.platform, "event_id": event.event_id, "bot": event.bot,
+                               "received_at": at, "reply": dumps(reply.as_dict())})
+    return reply, False
+
+
+def log_enquiry(db: Database, ctx: Context, event: Inbound, reply: Reply, at: str) -> int:
+    """One row per question: who (pseudonym), where, what, what we matched and answered."""
+    return insert_row(db, "enquiries", {
+        "at": at, "channel": event.platform, "bot": event.bot, "chat": event.chat,
+        "sender": pseudonym(ctx.salt, event.platform, event.sender), "question": event.text,
+        "matches": dumps([{"id": m["id"], "title": m["title"], "score": m["score"]} for m in reply.matches]),
+        "answered": int(reply.answered), "kind": reply.kind, "request_id": reply.request_id or "",
+        "reply": reply.text,
+    })

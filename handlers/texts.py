@@ -1,0 +1,105 @@
+"""Every Chinese user-facing string and reply template, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+HELP = (
+    "您好，我是区市场监管（食品药品）信息公开助手。可以这样用：\n"
+    "· 直接提问，如“开奶茶店要办什么证”“小饭桌怎么备案”，我从政府信息公开目录中查找答案；\n"
+    "· 查询 2026-0007 —— 查看您提交的信息公开线索的办理进度；\n"
+    "· 订阅 预警信息 / 退订 预警信息 —— 设置本群接收的通知类别；\n"
+    "· 收到 / 已下架 —— 确认已收到本局推送的通知；\n"
+    "· 报名 姓名 单位 —— 报名参加本群通知的培训。\n"
+    "投诉举报请拨打12315或登录全国12315平台。"
+)
+
+FORMAL_REQUEST_GUIDE = (
+    "如需正式申请政府信息公开，请向本局政府信息公开工作机构提交书面申请（含网上申请），写明："
+    "①申请人姓名或者名称、身份证明、联系方式；②所需信息的名称、文号或者便于查询的特征性描述；"
+    "③获取信息的方式、途径。本局自收到申请之日起20个工作日内答复。"
+)
+
+COMPLAINT_GUIDE = (
+    "投诉举报不属于政府信息公开申请。请通过全国12315平台（网站、App、小程序）或拨打12315热线提出，"
+    "投诉需写明您的姓名、电话、地址，被投诉人的名称、地址，以及具体诉求和事实。"
+)
+
+NOT_UNDERSTOOD = "没有收到问题内容，请直接输入您想了解的事项，或发送“帮助”查看用法。"
+
+
+def citation(match: Mapping[str, Any]) -> str:
+    """Title, category, date and link of one catalog item."""
+    parts = [f"《{match['title']}》", f"（{match['category']}"]
+    if match.get("published"):
+        parts.append(f"，{match['published']}")
+    parts.append("）")
+    line = "".join(parts)
+    return f"{line}\n{match['url']}" if match.get("url") else line
+
+
+def answer(best: Mapping[str, Any], summary: str, alternatives: Sequence[Mapping[str, Any]]) -> str:
+    text = f"为您找到：{citation(best)}"
+    if summary:
+        text += f"\n{summary}"
+    if alternatives:
+        text += "\n您是不是想问：" + "；".join(f"《{m['title']}》" for m in alternatives)
+    return text
+
+
+def no_answer(request_id: str, repeated: bool) -> str:
+    head = "您的问题已登记" if not repeated else "您此前已提过相同问题"
+    return (
+        f"抱歉，公开目录中暂未找到能回答这个问题的信息。{head}，编号 {request_id}，工作人员将进行甄别并与您联系；"
+        f"发送“查询 {request_id}”可了解进度。\n{FORMAL_REQUEST_GUIDE}"
+    )
+
+
+NO_ANSWER_UNLOGGED = "抱歉，公开目录中暂未找到能回答这个问题的信息。" + FORMAL_REQUEST_GUIDE
+
+
+def complaint(best: Mapping[str, Any] | None) -> str:
+    text = COMPLAINT_GUIDE
+    if best is not None:
+        text += f"\n办事指南：{citation(best)}"
+    return text
+
+
+REQUEST_STATUS = {
+    "pending": "待甄别",
+    "accepted": "已转为正式申请，办理中",
+    "faq": "已补充到公开目录",
+    "answered": "已答复",
+    "closed": "已关闭",
+}
+
+
+def request_status(request: Mapping[str, Any]) -> str:
+    status = REQUEST_STATUS.get(request["status"], request["status"])
+    text = f"编号 {request['id']}：{status}。登记时间 {request['created_at'][:16].replace('T', ' ')}。"
+    if request.get("reply_due"):
+        suffix = "（预估）" if request.get("due_estimated") else ""
+        text += f"\n答复期限：{request['reply_due']}{suffix}。"
+    if request.get("note"):
+        text += f"\n说明：{request['note']}"
+    return text
+
+
+def request_not_found(number: str) -> str:
+    return f"没有找到编号为 {number} 的记录，请核对编号（形如 2026-0007）。"
+
+
+def subscribed(group: str, category: str, categories: Sequence[str]) -> str:
+    return f"本群“{group}”已订阅“{category}”。当前订阅：{'、'.join(categories) or '全部类别'}。"
+
+
+def unsubscribed(group: str, category: str, categories: Sequence[str]) -> str:
+    return f"本群“{group}”已退订“{category}”。当前订阅：{'、'.join(categories) or '全部类别'}。"
+
+
+def unknown_category(category: str, known: Sequence[str]) -> str:
+    return f"没有“{category}”这个通知类别。可订阅：{'、'.join(known)}。"
+
+
+GROUP_NOT_REGISTERED = "本群尚未登记到推送名单，请联系工作人员添加后再订阅。"

@@ -1,0 +1,87 @@
+"""Config: the embedded default loads; every mistake is one clear `file: [section] key: reason` line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import DEFAULT_CONFIG, load_settings, parse_duration
+from errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "gongkai.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_embedded_default_needs_no_secrets() -> None:
+    settings = load_settings(environ={})
+    assert settings.source == str(DEFAULT_CONFIG)
+    assert settings.db.endswith("data/gongkai.db")
+    assert (settings.web.host, settings.web.port) == ("127.0.0.1", 8080)
+    assert settings.scheduler.misfire_grace == 3600
+    assert [b.platform for b in settings.bots] == ["console", "webhook"]
+    assert settings.groups[0].tags == ("演示", "餐饮")
+    assert settings.catalog.seed.endswith("demo_catalog.jsonl") and not settings.db_overridden
+
+
+def test_db_flag_beats_environment_beats_file(tmp_path: Path) -> None:
+    assert load_settings(environ={"GONGKAI_DB": "/x/env.db"}).db == "/x/env.db"
+    settings = load_settings(environ={"GONGKAI_DB": "/x/env.db"}, db="/x/flag.db")
+    assert settings.db == "/x/flag.db" and settings.db_overridden
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, 'db = "custom.db"\n')
+    assert load_settings(environ={"GONGKAI_CONFIG": path}).db == "custom.db"
+
+
+def test_env_secret_is_resolved_and_not_in_repr(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[bots]]\nname = "hook"\nplatform = "webhook"\nsecret = "env:HOOK_SECRET"\n')
+    settings = load_settings(path, environ={"HOOK_SECRET": "s3cr3t-value"})
+    assert settings.bots[0].options["secret"] == "s3cr3t-value"
+    assert "s3cr3t" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour = 1\n", "[] colour: unknown key"),
+        ("[web]\nport = \"80\"\n", "[web] port: expected an integer, got str"),
+        ("[web]\nhots = \"x\"\n", "[web] hots: unknown key"),
+        ("[scheduler]\nmisfire_grace = \"soon\"\n", "[scheduler] misfire_grace: not a duration"),
+        ('[[bots]]\nname = "a"\nplatform = "webhook"\nsecret = "env:NOPE"\n',
+         "[bots.a] secret: environment variable NOPE is not set"),
+        ('[[bots]]\nplatform = "webhook"\n', "[bots #1] name: required"),
+        ('[[bots]]\nname = "a b"\nplatform = "webhook"\n', "[bots.a b] name: use letters"),
+        ('[[groups]]\nname = "g"\nbot = "ghost"\n', "[groups.g] bot: no [[bots]] entry named 'ghost'"),
+        ('[[groups]]\nname = "g"\nbot = "x"\ncolour = 1\n', "[groups.g] colour: unknown key"),
+        ("db = \"x\"\nport =\n", "at line 2"),
+        ('timezone = "UTC"\n', "[] timezone: only Asia/Shanghai"),
+    ],
+)
+def test_bad_config_names_file_section_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert str(info.value).startswith(f"{path}: ")
+    assert message in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(str(tmp_path / "nope.toml"), environ={})
+
+
+def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.toml"
+    path.write_bytes('db = "数据.db"\n'.encode("gbk"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings(str(path), environ={})
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1h", 3600), ("30m", 1800), ("90s", 90), ("2d", 172800), ("15", 15)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds

@@ -1,0 +1,215 @@
+"""The gateway end to end over HTTP: the plain JSON webhook, the console hook, refusals, dedupe, reloads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot import create_app
+from config import load_settings
+from config.settings import Settings
+from knowledge.catalog import import_file, import_items
+from platforms.webhook import sign
+from store import open_db
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "knowledge" / "data" / "demo_catalog.jsonl"
+SECRET = "webhook-test-secret"
+CONFIG = """
+[scheduler]
+poll_interval = 0.05
+
+[[bots]]
+name = "open"
+platform = "webhook"
+
+[[bots]]
+name = "signed"
+platform = "webhook"
+secret = "env:HOOK_SECRET"
+
+[[bots]]
+name = "console"
+platform = "console"
+
+[[groups]]
+name = "餐饮-东区"
+bot = "open"
+chat = "chat-1"
+tags = ["餐饮", "东区"]
+"""
+
+
+@pytest.fixture
+def gateway_settings(tmp_path: Path) -> Settings:
+    path = tmp_path / "gongkai.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    settings = load_settings(str(path), environ={"HOOK_SECRET": SECRET}, db=str(tmp_path / "g.db"))
+    db = open_db(settings.db)
+    import_file(db, str(DEMO))
+    db.close()
+    return settings
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, gateway_settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(gateway_settings))
+
+
+def event(text: str, event_id: str = "e1", sender: str = "u1", chat: str = "chat-1") -> dict[str, str]:
+    return {"event_id": event_id, "chat_id": chat, "sender": sender, "text": text}
+
+
+def count(settings: Settings, table: str) -> int:
+    db = open_db(settings.db)
+    try:
+        return db[table].count
+    finally:
+        db.close()
+
+
+async def test_healthz_reports_ready_with_the_catalog(client: TestClient) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert (await resp.json())["catalog_items"] >= 40
+
+
+async def test_answer_cites_the_item(client: TestClient, gateway_settings: Settings) -> None:
+    resp = await client.post("/hooks/webhook/open", json=event("小饭桌怎么备案"))
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["answered"] is True and body["request_id"] is None
+    best = body["matches"][0]
+    assert set(best) == {"id", "title", "category", "url", "score"}
+    assert best["title"] in body["reply"] and best["url"] in body["reply"]
+    assert count(gateway_settings, "enquiries") == 1
+
+
+async def test_repeated_event_gets_the_same_reply_and_is_logged_once(
+        client: TestClient, gateway_settings: Settings) -> None:
+    first = await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "dup-1"))).json()
+    second = await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "dup-1"))).json()
+    assert first == second
+    assert count(gateway_settings, "enquiries") == 1
+    assert count(gateway_settings, "requests") == 1
+
+
+async def test_unanswerable_opens_one_numbered_request_per_sender_and_day(client: TestClient) -> None:
+    first = await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "a1"))).json()
+    assert first["answered"] is False
+    assert first["request_id"] is not None and first["request_id"] in first["reply"]
+    assert "身份证明" in first["reply"]  # how to file a formal request
+    again = await (await client.post("/hooks/webhook/open", json=event("驾照 怎么换证？", "a2"))).json()
+    assert again["request_id"] == first["request_id"]
+    other = await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "a3", sender="u2"))).json()
+    assert other["request_id"] != first["request_id"]
+
+
+async def test_complaint_points_to_12315_and_opens_no_request(
+        client: TestClient, gateway_settings: Settings) -> None:
+    body = await (await client.post("/hooks/webhook/open", json=event("我在超市买到假货了要投诉"))).json()
+    assert "12315" in body["reply"]
+    assert body["request_id"] is None
+    assert count(gateway_settings, "requests") == 0
+    db = open_db(gateway_settings.db)
+    assert [r["kind"] for r in db["enquiries"].rows] == ["complaint"]
+    db.close()
+
+
+async def test_status_query_command(client: TestClient) -> None:
+    opened = await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "q1"))).json()
+    number = opened["request_id"]
+    for i, text in enumerate([f"查询{number}", f"查一下 {number} 的进度", number]):
+        body = await (await client.post("/hooks/webhook/open", json=event(text, f"q-{i}"))).json()
+        assert number in body["reply"] and "待甄别" in body["reply"]
+
+
+async def test_help_command(client: TestClient) -> None:
+    body = await (await client.post("/hooks/webhook/open", json=event("帮助"))).json()
+    assert "查询" in body["reply"] and "订阅" in body["reply"]
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "fragment"),
+    [
+        (b"{not json", 400, "malformed JSON"),
+        (b"[1, 2]", 400, "JSON object"),
+        (json.dumps({"event_id": "x", "chat_id": "c", "sender": "s"}).encode(), 400, "'text'"),
+        (json.dumps({"event_id": 5, "text": "hi"}).encode(), 400, "'event_id'"),
+        (b"\xff\xfe", 400, "UTF-8"),
+    ],
+)
+async def test_bad_bodies_are_400_and_write_nothing(
+        client: TestClient, gateway_settings: Settings, data: bytes, status: int, fragment: str) -> None:
+    resp = await client.post("/hooks/webhook/open", data=data, headers={"Content-Type": "application/json"})
+    assert resp.status == status
+    assert fragment in (await resp.json())["error"]
+    assert count(gateway_settings, "enquiries") == 0 and count(gateway_settings, "inbound") == 0
+
+
+async def test_oversized_body_is_413(client: TestClient, gateway_settings: Settings) -> None:
+    big = json.dumps(event("问" * (gateway_settings.web.max_body // 3 + 10))).encode()
+    resp = await client.post("/hooks/webhook/open", data=big)
+    assert resp.status == 413
+    assert "error" in await resp.json()
+    assert count(gateway_settings, "enquiries") == 0
+
+
+@pytest.mark.parametrize("path", ["/hooks/webhook/ghost", "/hooks/dingtalk/open", "/hooks/nothing/open"])
+async def test_unknown_bot_is_404(client: TestClient, path: str) -> None:
+    resp = await client.post(path, json=event("你好"))
+    assert resp.status == 404
+    assert "error" in await resp.json()
+
+
+async def test_signed_webhook(client: TestClient, gateway_settings: Settings) -> None:
+    data = json.dumps(event("小饭桌怎么备案", "s1"), ensure_ascii=False).encode()
+    missing = await client.post("/hooks/webhook/signed", data=data)
+    assert missing.status == 401
+    wrong = await client.post("/hooks/webhook/signed", data=data,
+                              headers={"X-Gongkai-Signature": sign("other-secret", data)})
+    assert wrong.status == 403
+    tampered = await client.post("/hooks/webhook/signed", data=data.replace(b"s1", b"s2"),
+                                 headers={"X-Gongkai-Signature": sign(SECRET, data)})
+    assert tampered.status == 403
+    assert count(gateway_settings, "enquiries") == 0
+    good = await client.post("/hooks/webhook/signed", data=data,
+                             headers={"X-Gongkai-Signature": sign(SECRET, data)})
+    assert good.status == 200 and (await good.json())["answered"] is True
+
+
+async def test_console_hook_answers(client: TestClient) -> None:
+    resp = await client.post("/hooks/console/console", json={"text": "你们局的办公电话是多少"})
+    body = await resp.json()
+    assert resp.status == 200 and body["answered"] is True
+
+
+async def test_catalog_change_from_another_process_is_picked_up(
+        client: TestClient, gateway_settings: Settings) -> None:
+    question = event("宠物医院执业许可怎么办理", "r1")
+    before = await (await client.post("/hooks/webhook/open", json=question)).json()
+    assert before["answered"] is False
+    db = open_db(gateway_settings.db)  # as the CLI would: its own connection
+    import_items(db, [{
+        "id": "new-1", "title": "动物诊疗许可证（宠物医院）办理指南", "category": "办事指南",
+        "published": "2014-03-01", "url": "https://example.gov.cn/xxgk/new-1",
+        "keywords": ["宠物医院", "动物诊疗许可"], "body": "开办宠物医院须取得动物诊疗许可证。",
+    }])
+    db.close()
+    for attempt in range(100):  # the poll interval is 0.05 s here; give it up to 5 s
+        after = await (await client.post("/hooks/webhook/open", json=event("宠物医院执业许可怎么办理", f"r{attempt + 2}"))).json()
+        if after["answered"]:
+            break
+        import asyncio
+        await asyncio.sleep(0.05)
+    assert after["answered"] is True and after["matches"][0]["id"] == "new-1"
+
+
+def test_settings_are_frozen(gateway_settings: Settings) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        gateway_settings.db = "x"  # type: ignore[misc]

@@ -1,0 +1,59 @@
+"""Store: migrations recorded, WAL on, group commit keeps each call's failure to itself."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from store import Store, bump, open_db, revisions, transaction
+
+
+def test_open_db_migrates_and_uses_wal(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "sub" / "g.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    applied = [r["name"] for r in db["_sqlite_migrations"].rows]
+    assert applied[0] == "m001_initial"
+    assert {"catalog", "enquiries", "requests", "inbound", "groups"} <= set(db.table_names())
+    db.close()
+    again = open_db(tmp_path / "sub" / "g.db")  # re-opening applies nothing twice
+    assert [r["name"] for r in again["_sqlite_migrations"].rows] == applied
+    again.close()
+
+
+def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "g.db")
+    with pytest.raises(RuntimeError):
+        with transaction(db):
+            bump(db, "catalog")
+            raise RuntimeError("boom")
+    assert revisions(db) == {}
+    db.close()
+
+
+async def test_group_commit_isolates_failures(tmp_path: Path) -> None:
+    store = Store(tmp_path / "g.db")
+    store.start()
+
+    def good(db: Database, n: int) -> int:
+        bump(db, "catalog")
+        return n
+
+    def bad(db: Database) -> None:
+        bump(db, "catalog")
+        raise ValueError("bad call")
+
+    results = await asyncio.gather(*[store.run(good, i) for i in range(50)], store.run(bad),
+                                   return_exceptions=True)
+    assert results[:50] == list(range(50))
+    assert isinstance(results[50], ValueError)
+    assert (await store.run(revisions))["catalog"] == 50  # the failed call's bump was rolled back alone
+    await store.close()
+
+
+async def test_store_reports_an_unopenable_file(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(Exception):
+        Store(tmp_path / "dir.db").start()

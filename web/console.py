@@ -1,0 +1,49 @@
+"""The terminal side of the console channel: questions typed on stdin are answered on stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from platforms import Inbound
+from web.hooks import GATEWAY
+
+__all__ = ["attach_console"]
+
+PROMPT = "请输入问题（Ctrl-D 退出输入）> "
+
+
+def attach_console(app: web.Application) -> None:
+    """Read stdin only when a person is at a terminal; a service run has no console."""
+    if not sys.stdin.isatty():
+        return
+
+    async def console(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.ensure_future(_loop(app))
+        yield
+        task.cancel()
+
+    app.cleanup_ctx.append(console)
+
+
+async def _loop(app: web.Application) -> None:
+    gateway = app[GATEWAY]
+    bot = next((p for p in gateway.platforms.values() if p.name == "console"), None)
+    if bot is None:
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        print(PROMPT, end="", flush=True)
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        if not line.strip():
+            continue
+        event = Inbound(platform="console", bot=bot.bot, event_id=uuid.uuid4().hex, text=line.strip(),
+                        chat="console", sender="console")
+        reply, _ = await gateway.handle(event)
+        print(reply.text + "\n", flush=True)

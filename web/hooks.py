@@ -1,0 +1,80 @@
+"""The one inbound route, /hooks/{platform}/{bot}, and the mapping of errors to HTTP statuses."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from aiohttp import web
+
+from errors import InboundError
+from platforms import Ack, RawRequest
+from web.runtime import Gateway
+
+__all__ = ["routes", "GATEWAY", "json_error", "error_middleware"]
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+GATEWAY = web.AppKey("gateway", Gateway)
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Every refusal is JSON, including aiohttp's own (413 body too large, 404, 405)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        reason = "请求体过大 (body too large)" if exc.status == 413 else exc.reason
+        return json_error(exc.status, reason)
+
+
+def _response(ack: Ack) -> web.Response:
+    return web.Response(status=ack.status, body=ack.body, content_type=ack.content_type)
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    items = len(gateway.ctx.knowledge) if gateway.ctx else 0
+    return web.json_response({"status": "ok", "catalog_items": items})
+
+
+@routes.route("*", "/hooks/{platform}/{bot}")
+async def hook(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    platform = gateway.platforms.get(request.match_info["bot"])
+    if platform is None or platform.name != request.match_info["platform"] or not platform.can_receive:
+        return json_error(404, f"未知的机器人: {request.match_info['platform']}/{request.match_info['bot']}")
+    if request.method not in ("GET", "POST"):
+        return json_error(405, "只接受 GET 或 POST")
+    raw = RawRequest(method=request.method, query=dict(request.query),
+                     headers={k.lower(): v for k, v in request.headers.items()},
+                     body=await request.read(), now=time.time())
+    try:
+        handshake = platform.handshake(raw)
+        if handshake is not None:
+            return _response(handshake)
+        platform.verify(raw)
+        events = platform.parse(raw)
+    except InboundError as exc:
+        log.warning("refused %s/%s: %s %s", platform.name, platform.bot, exc.status, exc)
+        return json_error(exc.status, str(exc))
+    if not events:
+        return _response(platform.ack([]))
+    if platform.inline_reply:
+        reply, duplicate = await gateway.handle(events[0])
+        if duplicate:
+            return _response(platform.duplicate(events[0], reply.as_dict()))
+        return _response(platform.inline(events[0], reply.text, reply.as_dict()))
+    for event in events:
+        reply, duplicate = await gateway.handle(event)
+        if not duplicate:
+            gateway.reply_later(platform, event, reply.text)
+    return _response(platform.ack(events))

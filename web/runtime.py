@@ -1,0 +1,134 @@
+"""The running gateway's parts: store, adapters, catalog index, HTTP client, background tasks.
+
+`Gateway.start()` / `stop()` are called from the app's cleanup context. The gateway polls the database's
+revision counters so that changes made by the CLI (a catalog import) take effect without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import aiohttp
+from sqlite_utils import Database
+
+import platforms
+from config import Settings
+from errors import DeliveryError, RateLimited, TemporaryError
+from handlers import Context, Reply, handle_inbound, installation_salt
+from knowledge import Knowledge
+from knowledge.catalog import all_items, seed_demo
+from platforms import Inbound, Platform
+from store import Store, revisions
+
+__all__ = ["Gateway"]
+
+log = logging.getLogger(__name__)
+_REPLY_ATTEMPTS = 3
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.db)
+        self.platforms: dict[str, Platform] = {
+            b.name: platforms.create(b.name, b.platform, b.options, b.source) for b in settings.bots
+        }
+        self.ctx: Context | None = None
+        self.http: aiohttp.ClientSession | None = None
+        self.scheduler: Any = None
+        self._revisions: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._replies: asyncio.Queue[tuple[Platform, Inbound, str]] = asyncio.Queue()
+
+    async def start(self) -> None:
+        self.store.start()
+        salt = await self.store.run(self._prepare)
+        self.ctx = Context(knowledge=Knowledge.build([]), salt=salt, top_k=self.settings.catalog.top_k)
+        await self.reload_catalog()
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self._spawn(self._reply_worker())
+        self._spawn(self._poll())
+        from scheduler import Scheduler
+
+        self.scheduler = Scheduler(self.store, self.settings, self.platforms, lambda: self.http)
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.http is not None:
+            await self.http.close()
+        await self.store.close()
+
+    def _prepare(self, db: Database) -> bytes:
+        """Config groups into the table, the demo catalog into an empty default database, the salt."""
+        from scheduler.groups import sync_config_groups
+
+        sync_config_groups(db, self.settings.groups)
+        if self.settings.catalog.seed and not self.settings.db_overridden:
+            seeded = seed_demo(db, self.settings.catalog.seed)
+            if seeded:
+                log.info("loaded %d demo catalog items", seeded)
+        self._revisions = revisions(db)
+        return installation_salt(db)
+
+    async def reload_catalog(self) -> None:
+        """Rebuild the index off the event loop and swap it in whole."""
+        assert self.ctx is not None
+        started = time.perf_counter()
+        items = await self.store.run(lambda db: all_items(db))
+        knowledge = await asyncio.get_running_loop().run_in_executor(None, Knowledge.build, items)
+        self.ctx.knowledge = knowledge
+        self.ctx.items = {item["id"]: item for item in items}
+        log.info("catalog: %d items indexed in %.0f ms", len(items), (time.perf_counter() - started) * 1000)
+
+    async def handle(self, event: Inbound) -> tuple[Reply, bool]:
+        """Dedupe, answer and log one event in one transaction."""
+        assert self.ctx is not None
+        return await self.store.run(handle_inbound, self.ctx, event)
+
+    def reply_later(self, platform: Platform, event: Inbound, text: str) -> None:
+        self._replies.put_nowait((platform, event, text))
+
+    async def _reply_worker(self) -> None:
+        while True:
+            platform, event, text = await self._replies.get()
+            for attempt in range(1, _REPLY_ATTEMPTS + 1):
+                try:
+                    await platform.reply(self.http, event, text)
+                    break
+                except (TemporaryError, RateLimited) as exc:
+                    delay = getattr(exc, "retry_after", 0.5 * 2**attempt)
+                    log.warning("reply to %s/%s failed (%s), attempt %d", event.platform, event.bot, exc, attempt)
+                    if attempt < _REPLY_ATTEMPTS and delay <= 30:
+                        await asyncio.sleep(delay)
+                except DeliveryError as exc:
+                    log.error("reply to %s/%s dropped: %s", event.platform, event.bot, exc)
+                    break
+                except Exception:  # a bug in an adapter must not stop the worker
+                    log.exception("reply to %s/%s crashed", event.platform, event.bot)
+                    break
+
+    async def _poll(self) -> None:
+        """Pick up changes written by the CLI (catalog import ...) within a poll interval."""
+        while True:
+            await asyncio.sleep(self.settings.scheduler.poll_interval)
+            try:
+                current = await self.store.run(revisions)
+                if current.get("catalog") != self._revisions.get("catalog"):
+                    await self.reload_catalog()
+                self._revisions = current
+            except Exception:  # keep polling; the next round may succeed
+                log.exception("poll failed")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)  # keep a reference: the loop only holds weak ones
+        task.add_done_callback(self._tasks.discard)
