@@ -8,7 +8,6 @@ With no command, runs the gateway (`run`). Every command that reads or writes da
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence

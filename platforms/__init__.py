@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hmac
 import importlib
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from errors import ConfigError
+from errors import BadPayload, BadSignature, ConfigError
 
 __all__ = [
     "RawRequest",
@@ -29,6 +30,12 @@ __all__ = [
     "split_utf8",
     "safe_equal",
     "mask",
+    "json_object",
+    "as_dict",
+    "skew_option",
+    "check_fresh",
+    "retry_after",
+    "fit_parts",
 ]
 
 
@@ -209,6 +216,68 @@ def _cut_point(text: str, budget: int) -> int:
         if pos > end // 2:
             return pos + len(sep)
     return end
+
+
+def json_object(raw: bytes, what: str = "body") -> dict[str, Any]:
+    """Parse a JSON object or raise BadPayload saying where it is broken."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadPayload(f"{what} is not UTF-8 (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise BadPayload(f"{what}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise BadPayload(f"{what} must be a JSON object")
+    return data
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A nested JSON field that should be an object; anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def skew_option(value: Any, where: str) -> float:
+    """The `max_skew` key: seconds a signed timestamp may be off; 0 disables the check."""
+    try:
+        seconds = float(value) if not isinstance(value, bool) else -1.0  # a string may come from env:NAME
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if seconds < 0:
+        raise ConfigError(f"{where} max_skew: expected seconds >= 0 (0 disables the check), got {value!r}")
+    return seconds
+
+
+def check_fresh(timestamp: str, now: float, max_skew: float, label: str = "timestamp") -> None:
+    """Refuse a replayed or badly stale request: |now - timestamp| must be within max_skew seconds."""
+    try:
+        moment = float(timestamp)
+    except ValueError:
+        raise BadSignature(f"{label} is not a number") from None
+    if max_skew and abs(now - moment) > max_skew:
+        raise BadSignature(f"stale {label}: {abs(now - moment):.0f} s from our clock (limit {max_skew:.0f} s)")
+
+
+def retry_after(headers: Mapping[str, str], default: float,
+                names: tuple[str, ...] = ("Retry-After",)) -> float:
+    """The server's own wait hint in seconds, else `default`."""
+    for name in names:
+        value = headers.get(name, "")
+        try:
+            if value:
+                return max(float(value), 0.0)
+        except ValueError:
+            continue
+    return default
+
+
+def fit_parts(text: str, limit: int, size: Callable[[str], int]) -> list[str]:
+    """split_utf8 parts whose encoded `size` (e.g. after JSON escaping) stays within `limit`."""
+    budget = limit
+    while True:
+        parts = split_utf8(text, budget)
+        if all(size(p) <= limit for p in parts) or budget < 64:
+            return parts
+        budget = budget * 3 // 4
 
 
 # name -> "module:Class"; imported on first use so start-up loads only the adapters configured.

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from errors import BadPayload, BadSignature, MissingSignature
-from platforms import Ack, Inbound, Platform, RawRequest, safe_equal
+from platforms import Ack, Inbound, Platform, RawRequest, json_object, safe_equal
 
 __all__ = ["WebhookPlatform", "sign"]
 
@@ -42,7 +42,7 @@ class WebhookPlatform(Platform):
             raise BadSignature("X-Gongkai-Signature does not match the body")
 
     def parse(self, req: RawRequest) -> list[Inbound]:
-        data = _json_object(req.body)
+        data = json_object(req.body)
         fields: dict[str, str] = {}
         for key in ("event_id", "chat_id", "sender", "text"):
             value = data.get(key, "" if key in ("chat_id", "sender") else None)
@@ -64,15 +64,3 @@ class WebhookPlatform(Platform):
             "matches": list(extra.get("matches", [])),
         }
         return Ack(200, json.dumps(payload, ensure_ascii=False).encode())
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BadPayload(f"body is not UTF-8 (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise BadPayload(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise BadPayload("body must be a JSON object")
-    return data

@@ -138,6 +138,7 @@ def m003_notices(db: Database) -> None:
         " UNIQUE (notice_id, send_n, grp, part))"
     )
     db.execute("CREATE INDEX deliveries_due ON deliveries(status, bot, next_at)")
+    db.execute("CREATE INDEX deliveries_notice ON deliveries(notice_id, status)")
     db.execute(
         "CREATE TABLE notice_acks (notice_id INTEGER NOT NULL, grp TEXT NOT NULL, at TEXT NOT NULL,"
         " text TEXT NOT NULL, sender TEXT NOT NULL DEFAULT '', PRIMARY KEY (notice_id, grp))"

@@ -28,6 +28,7 @@ __all__ = ["Gateway"]
 
 log = logging.getLogger(__name__)
 _REPLY_ATTEMPTS = 3
+_REPLY_MAX_WAIT = 30.0  # seconds; a chat answer later than this is no answer
 
 
 class Gateway:
@@ -107,8 +108,10 @@ class Gateway:
                 except (TemporaryError, RateLimited) as exc:
                     delay = getattr(exc, "retry_after", 0.5 * 2**attempt)
                     log.warning("reply to %s/%s failed (%s), attempt %d", event.platform, event.bot, exc, attempt)
-                    if attempt < _REPLY_ATTEMPTS and delay <= 30:
-                        await asyncio.sleep(delay)
+                    if attempt == _REPLY_ATTEMPTS or delay > _REPLY_MAX_WAIT:  # a locked-out robot: give up
+                        log.error("reply to %s/%s dropped after %d attempts", event.platform, event.bot, attempt)
+                        break
+                    await asyncio.sleep(delay)
                 except DeliveryError as exc:
                     log.error("reply to %s/%s dropped: %s", event.platform, event.bot, exc)
                     break

@@ -1,0 +1,165 @@
+"""China's adjusted working-day calendar (调休), so statutory deadlines count real working days.
+
+The `holidays` package gives the State Council schedule up to its last published year; beyond that it only
+applies the rules, so those results are estimates (预估) until staff confirm the year. Staff overrides in
+`workday_overrides` beat the library, for a schedule published after the package was released.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+
+from sqlite_utils import Database
+
+import clock
+from errors import InvalidInput, NotFound
+from store import bump, set_meta, transaction
+
+__all__ = [
+    "KINDS",
+    "official_data_until",
+    "WorkCalendar",
+    "load_calendar",
+    "parse_day",
+    "set_override",
+    "remove_override",
+    "list_overrides",
+    "confirm_year",
+    "confirmed_years",
+]
+
+KINDS: tuple[str, ...] = ("work", "rest")
+_CONFIRMED_PREFIX = "calendar:confirmed:"
+_MAX_WORKDAYS = 3660  # ten years of working days: a larger n is a typo, not a deadline
+
+
+@functools.cache
+def official_data_until() -> int:
+    """The last year whose 调休 schedule the installed `holidays` package knows from the State Council notice.
+
+    Computed on first use: importing `holidays` costs ~0.25 s, which the gateway's cold start cannot spare."""
+    try:
+        from holidays.countries.china import ChinaStaticHolidays
+
+        return max(ChinaStaticHolidays.special_public_holidays)
+    except (ImportError, AttributeError, ValueError):  # a future layout of the package: be conservative
+        return 2026
+
+
+
+def parse_day(text: str) -> date:
+    """A staff-typed YYYY-MM-DD, or InvalidInput saying what is wrong."""
+    value = text.strip()
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"日期应为 YYYY-MM-DD 格式的真实日期: {text!r}") from None
+
+
+class WorkCalendar:
+    """Working days for statutory deadlines: staff overrides first, then the `holidays` CN calendar."""
+
+    def __init__(self, overrides: Mapping[date, str] | None = None, confirmed_years: Iterable[int] = (),
+                 last_official_year: int | None = None) -> None:
+        self.overrides: dict[date, str] = dict(overrides or {})
+        bad = {kind for kind in self.overrides.values() if kind not in KINDS}
+        if bad:
+            raise ValueError(f"override kind must be work or rest, not {sorted(bad)}")
+        self.confirmed_years = frozenset(confirmed_years)
+        self.last_official_year = last_official_year or official_data_until()
+        import holidays
+
+        self._base = holidays.country_holidays("CN", language="zh_CN")
+
+    def is_workday(self, day: date) -> bool:
+        """True when offices are open that day (调休 weekends count, statutory and 补假 days do not)."""
+        kind = self.overrides.get(day)
+        if kind is not None:
+            return kind == "work"
+        return bool(self._base.is_working_day(day))
+
+    def add_workdays(self, start: date, n: int) -> date:
+        """The n-th working day strictly after `start` (民法典 art.201: the start day is not counted)."""
+        if n < 0 or n > _MAX_WORKDAYS:
+            raise InvalidInput(f"工作日天数应在 0 到 {_MAX_WORKDAYS} 之间: {n}")
+        day = start
+        while n > 0:
+            day += timedelta(days=1)
+            if self.is_workday(day):
+                n -= 1
+        return day
+
+    def is_estimated(self, day: date) -> bool:
+        """True when `day` lies in a year the official schedule does not cover and staff have not confirmed."""
+        return day.year > self.last_official_year and day.year not in self.confirmed_years
+
+    def due(self, start: date, n: int) -> tuple[date, bool]:
+        """(due date, estimated): estimated when any counted day falls in an unconfirmed future year."""
+        end = self.add_workdays(start, n)
+        return end, self.is_estimated(end)
+
+    def holiday_name(self, day: date) -> str:
+        """The library's name for a rest day (empty when none), for staff output."""
+        return str(self._base.get(day, ""))
+
+
+def load_calendar(db: Database) -> WorkCalendar:
+    """The calendar as staff have configured it in this database."""
+    overrides = {date.fromisoformat(row["day"]): row["kind"] for row in list_overrides(db)}
+    return WorkCalendar(overrides, confirmed_years(db))
+
+
+def set_override(db: Database, day: date | str, kind: str, note: str = "",
+                 now: datetime | None = None) -> dict[str, str]:
+    """Record that `day` is a working or a rest day whatever the library says (a newly published schedule)."""
+    when = parse_day(day) if isinstance(day, str) else day
+    if kind not in KINDS:
+        raise InvalidInput(f"类型应为 work（上班）或 rest（休息）: {kind!r}")
+    row = {"day": when.isoformat(), "kind": kind, "note": note.strip(), "created_at": clock.iso(now or clock.now())}
+    with transaction(db):
+        db.execute(
+            "INSERT INTO workday_overrides(day, kind, note, created_at) VALUES (:day, :kind, :note, :created_at) "
+            "ON CONFLICT(day) DO UPDATE SET kind = excluded.kind, note = excluded.note, "
+            "created_at = excluded.created_at",
+            row,
+        )
+        bump(db, "calendar")
+    return row
+
+
+def remove_override(db: Database, day: date | str) -> None:
+    """Give `day` back to the library's calendar."""
+    when = parse_day(day) if isinstance(day, str) else day
+    with transaction(db):
+        cursor = db.execute("DELETE FROM workday_overrides WHERE day = ?", [when.isoformat()])
+        if cursor.rowcount == 0:
+            raise NotFound(f"没有 {when.isoformat()} 的工作日调整")
+        bump(db, "calendar")
+
+
+def list_overrides(db: Database) -> list[dict[str, str]]:
+    """Every staff override, oldest day first."""
+    cursor = db.execute("SELECT day, kind, note, created_at FROM workday_overrides ORDER BY day")
+    return [{"day": d, "kind": k, "note": n or "", "created_at": c} for d, k, n, c in cursor.fetchall()]
+
+
+def confirm_year(db: Database, year: int, confirmed: bool = True) -> None:
+    """Mark a year past the package's data as checked against the State Council notice, so it is not 预估."""
+    if not 1900 <= year <= 2200:
+        raise InvalidInput(f"年份不合理: {year}")
+    with transaction(db):
+        if confirmed:
+            set_meta(db, f"{_CONFIRMED_PREFIX}{year}", "1")
+        else:
+            db.execute("DELETE FROM meta WHERE key = ?", [f"{_CONFIRMED_PREFIX}{year}"])
+        bump(db, "calendar")
+
+
+def confirmed_years(db: Database) -> set[int]:
+    """Years staff have confirmed (their overrides now hold the official schedule)."""
+    rows = db.execute("SELECT key FROM meta WHERE key LIKE ?", [f"{_CONFIRMED_PREFIX}%"]).fetchall()
+    return {int(key[len(_CONFIRMED_PREFIX):]) for (key,) in rows if key[len(_CONFIRMED_PREFIX):].isdigit()}

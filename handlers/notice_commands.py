@@ -1,0 +1,53 @@
+"""Group replies to notices: 收到 / 已下架 / 1 acknowledge the latest notice; 报名 姓名 单位 signs up for training.
+
+Runs on the store's writer thread inside handle_inbound's transaction; returns None for anything else so
+the next handler (the enquiry) sees it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlite_utils import Database
+
+from handlers import Context, Reply, pseudonym
+from platforms import Inbound
+from scheduler import groups, notices
+
+__all__ = ["handle", "ACK_TEXTS"]
+
+ACK_TEXTS = ("收到", "已下架", "1", "已收到", "收到了", "已阅")
+_TRIM = " \t\r\n。.！!，,～~"
+_SIGNUP = re.compile(r"^报名[\s:：]*(\S+)?\s*(.*)$")
+
+
+def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
+    """Answer an acknowledgement or a registration from a known group; None lets the enquiry handler try."""
+    text = event.text.strip(_TRIM)
+    if text not in ACK_TEXTS and not text.startswith("报名"):
+        return None
+    group = groups.find_group(db, event.bot, event.chat)
+    if group is None:
+        return None
+    who = pseudonym(ctx.salt, event.platform, event.sender)
+    if text in ACK_TEXTS:
+        return _ack(db, group["name"], text, who)
+    return _signup(db, group["name"], text, who)
+
+
+def _ack(db: Database, group: str, text: str, who: str) -> Reply | None:
+    notice = notices.acknowledge(db, group, text, who)
+    if notice is None:
+        return None if text == "1" else Reply("本群暂无需要回复的通知。", kind="command", log=False)
+    return Reply(f"已登记：本群已确认《{notice['title']}》（{text}）。谢谢！", kind="command", log=False)
+
+
+def _signup(db: Database, group: str, text: str, who: str) -> Reply:
+    match = _SIGNUP.match(text)
+    name, org = (match.group(1) or "", match.group(2).strip()) if match else ("", "")
+    if not name or not org:
+        return Reply("报名格式：报名 姓名 单位，例如“报名 张三 某某餐饮店”。", kind="command", log=False)
+    notice = notices.register_attendee(db, group, name, org, who)
+    if notice is None:
+        return Reply("本群目前没有可报名的培训。", kind="command", log=False)
+    return Reply(f"报名成功：{name}（{org}），培训《{notice['title']}》。", kind="command", log=False)

@@ -1,0 +1,250 @@
+"""DingTalk: enterprise-robot callbacks in, custom-robot webhook pushes out.
+
+Inbound (HTTP mode): headers `timestamp` (ms) and `sign` = base64(HMAC-SHA256(app_secret, f"{ts}\\n{app_secret}")),
+not URL-encoded, within `max_skew` seconds (default 1 h). Replies go to the event's `sessionWebhook` until it expires.
+Push: POST `webhook` (custom robot, access_token is a secret), signed with `secret` (加签) when set: the same HMAC,
+sent as `&timestamp=<ms>&sign=<percent-encoded once>`. HTTP 200 is not success: `errcode` decides.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import aiohttp
+from yarl import URL
+
+from errors import (
+    BadPayload,
+    BadSignature,
+    ConfigError,
+    MissingSignature,
+    PermanentError,
+    RateLimited,
+    TemporaryError,
+)
+from platforms import (
+    Inbound,
+    Message,
+    Platform,
+    RawRequest,
+    Target,
+    json_object,
+    mask,
+    safe_equal,
+    skew_option,
+    split_utf8,
+)
+
+__all__ = ["DingTalkPlatform", "sign", "signed_url", "strip_mention"]
+
+log = logging.getLogger(__name__)
+
+RATE_LIMITED = 130101  # "send too fast, exceed 20 times per minute": the robot is locked out for 10 minutes
+LOCKOUT_SECONDS = 600.0
+SECURITY = 310000  # keywords not in content / invalid timestamp / sign not match / ip not in whitelist
+BUSY = -1  # "系统繁忙" in DingTalk's general error table: worth a retry
+_MENTION = re.compile(r"^@\S+\s*")
+
+
+def sign(secret: str, timestamp_ms: int | str) -> str:
+    """The raw base64 signature; DingTalk uses one formula for 加签 pushes and for callbacks."""
+    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signed_url(webhook: str, secret: str, timestamp_ms: int) -> str:
+    """The push URL with timestamp and sign, the sign percent-encoded exactly once (`+`, `/`, `=` escaped)."""
+    query = urlencode({"timestamp": str(timestamp_ms), "sign": sign(secret, timestamp_ms)})
+    return f"{webhook}{'&' if '?' in webhook else '?'}{query}"
+
+
+def strip_mention(content: str) -> str:
+    """Drop a leading "@Name": DingTalk sometimes keeps the robot's mention in `text.content`."""
+    return _MENTION.sub("", content.strip(), count=1).strip()
+
+
+class DingTalkPlatform(Platform):
+    name: ClassVar[str] = "dingtalk"
+    inline_reply: ClassVar[bool] = False
+    max_bytes: ClassVar[int] = 4000  # well under the ~20 000-byte request cap; long text reads badly on phones
+    per_minute: ClassVar[int] = 20
+    receive_keys: ClassVar[tuple[str, ...]] = ("app_secret",)
+    push_keys: ClassVar[tuple[str, ...]] = ("webhook",)
+    optional_keys: ClassVar[tuple[str, ...]] = ("secret", "keyword", "api_base", "max_skew")
+    secret_keys: ClassVar[tuple[str, ...]] = ("app_secret", "webhook", "secret")
+
+    def __init__(self, bot: str, options: Mapping[str, Any], source: str = "") -> None:
+        super().__init__(bot, options, source)
+        where = source or f"[bots.{bot}]"
+        self.max_skew = skew_option(self.opt("max_skew", 3600), where)
+        self.keywords = _keywords(self.opt("keyword", ""), where)
+        self.clock: Callable[[], float] = time.time  # unix seconds; tests fix it to sign with known vectors
+        self.timeout = 10.0  # seconds per HTTP request
+
+    # --- inbound -----------------------------------------------------------------
+    def verify(self, req: RawRequest) -> None:
+        secret = self.opt("app_secret")
+        if not secret:
+            raise BadSignature(f"dingtalk bot {self.bot} has no app_secret: it does not receive")
+        stamp, given = req.headers.get("timestamp", ""), req.headers.get("sign", "")
+        if not stamp or not given:
+            raise MissingSignature("missing timestamp or sign header")
+        if not (stamp.isascii() and stamp.isdigit()):
+            raise BadSignature("timestamp header is not a number of milliseconds")
+        if not safe_equal(given, sign(secret, stamp)):
+            raise BadSignature("sign header does not match")
+        skew = abs(req.now * 1000 - int(stamp)) / 1000
+        if self.max_skew and skew > self.max_skew:
+            raise BadSignature(f"stale timestamp: {skew:.0f}s from our clock (limit {self.max_skew:.0f}s)")
+
+    def parse(self, req: RawRequest) -> list[Inbound]:
+        data = json_object(req.body)
+        if data.get("msgtype") != "text":
+            return []  # pictures, rich text, files: nothing we can answer
+        text = data.get("text")
+        content = text.get("content") if isinstance(text, dict) else None
+        msg_id = data.get("msgId")
+        if not isinstance(content, str):
+            raise BadPayload("field 'text.content': required, a string")
+        if not isinstance(msg_id, str) or not msg_id:
+            raise BadPayload("field 'msgId': required, a non-empty string")
+        single = str(data.get("conversationType", "")) == "1"
+        staff = _text(data, "senderStaffId")
+        return [Inbound(
+            platform=self.name, bot=self.bot, event_id=msg_id, text=strip_mention(content),
+            chat="" if single else _text(data, "conversationId"), chat_type="single" if single else "group",
+            sender=staff or _text(data, "senderId"), sender_name=_text(data, "senderNick"),
+            handle={"sessionWebhook": _text(data, "sessionWebhook"),
+                    "sessionWebhookExpiredTime": _int(data.get("sessionWebhookExpiredTime")),
+                    "senderStaffId": staff},
+        )]
+
+    async def reply(self, http: Any, event: Inbound, text: str) -> None:
+        """Answer through the event's sessionWebhook, which needs no token but expires (~90 min)."""
+        url = str(event.handle.get("sessionWebhook") or "")
+        if not url:
+            raise PermanentError("dingtalk: the event has no sessionWebhook to reply to")
+        expires = _int(event.handle.get("sessionWebhookExpiredTime"))
+        if expires and self.clock() * 1000 >= expires:
+            raise PermanentError("dingtalk: sessionWebhook 已过期 (expired); the answer cannot be delivered")
+        staff = str(event.handle.get("senderStaffId") or "")
+        for part in split_utf8(text, self.max_bytes):
+            body: dict[str, Any] = {"msgtype": "text", "text": {"content": part}}
+            if staff and event.chat_type == "group":
+                body["at"] = {"atUserIds": [staff]}
+            await self._post(http, url, body)
+
+    # --- outbound ----------------------------------------------------------------
+    def render(self, message: Message) -> list[dict[str, Any]]:
+        """Markdown parts; each carries a keyword when the robot's keyword security needs one."""
+        footer = f"\n\n{self.keywords[0]}" if self.keywords else ""
+        head = f"### {message.title}\n\n" if message.title else ""
+        parts = split_utf8(head + message.body, self.max_bytes - len(footer.encode()))
+        title = message.title or _preview(message.body)
+        bodies: list[dict[str, Any]] = []
+        for i, part in enumerate(parts):
+            if self.keywords and not any(k in part for k in self.keywords):
+                part += footer
+            body: dict[str, Any] = {"msgtype": "markdown", "markdown": {"title": title, "text": part}}
+            if message.mention_all and i == 0:
+                body["at"] = {"isAtAll": True}  # once, not on every part
+            bodies.append(body)
+        return bodies
+
+    async def send(self, http: Any, target: Target, body: dict[str, Any]) -> None:
+        webhook = self._webhook()
+        if not webhook:
+            raise PermanentError(f"dingtalk bot {self.bot} has no webhook: it does not push")
+        secret = self.opt("secret")
+        url = signed_url(webhook, secret, int(self.clock() * 1000)) if secret else webhook
+        await self._post(http, url, body)
+        log.info("dingtalk %s: sent %s to %s", self.bot, body.get("msgtype"), _masked(webhook))
+
+    def _webhook(self) -> str:
+        """The configured webhook, its scheme and host replaced by `api_base` when set (tests, proxies)."""
+        hook, base = str(self.opt("webhook")), str(self.opt("api_base"))
+        if not hook or not base:
+            return hook
+        parts = urlsplit(hook)
+        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+
+    async def _post(self, http: Any, url: str, body: dict[str, Any]) -> None:
+        """POST JSON and raise by HTTP status and errcode; exception texts never carry the URL (a secret)."""
+        data = json.dumps(body, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        try:
+            async with http.post(URL(url, encoded=True), data=data, headers=headers,
+                                 timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
+                status, answer = resp.status, await resp.text()
+        except TimeoutError:
+            raise TemporaryError(f"dingtalk: no answer within {self.timeout:g}s", code="timeout") from None
+        except aiohttp.ClientError as exc:
+            raise TemporaryError(f"dingtalk: request failed ({type(exc).__name__})", code="connection") from None
+        _check(status, answer)
+
+
+def _check(status: int, answer: str) -> None:
+    """Map DingTalk's answer to success or a DeliveryError: HTTP 200 alone proves nothing."""
+    if status >= 500 or status == 429:
+        raise TemporaryError(f"dingtalk: HTTP {status}", code=status)
+    if status != 200:
+        raise PermanentError(f"dingtalk: HTTP {status}", code=status)
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        raise TemporaryError("dingtalk: HTTP 200 but the body is not JSON", code="body") from None
+    code = data.get("errcode") if isinstance(data, dict) else None
+    if code == 0:
+        return
+    errmsg = str(data.get("errmsg", "")) if isinstance(data, dict) else ""
+    if code == RATE_LIMITED:
+        raise RateLimited(f"dingtalk 130101: {errmsg}; robot locked for 10 min", LOCKOUT_SECONDS, code)
+    if code == BUSY:
+        raise TemporaryError(f"dingtalk -1: {errmsg}", code=code)
+    if not isinstance(code, int):
+        raise TemporaryError("dingtalk: HTTP 200 without an errcode", code="body")
+    raise PermanentError(f"dingtalk {code}: {errmsg}", code=code)
+
+
+def _masked(webhook: str) -> str:
+    """For logs: the host and a hint of the access_token, which is the robot's bearer credential."""
+    parts = urlsplit(webhook)
+    token = dict(parse_qsl(parts.query)).get("access_token", "")
+    return f"{parts.hostname}{parts.path}?access_token={mask(token)}"
+
+
+def _keywords(value: Any, where: str) -> tuple[str, ...]:
+    """`keyword` is one string or a list of them (the robot accepts up to 10; any one will do)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(k, str) for k in items):
+        raise ConfigError(f"{where} keyword: expected a string or a list of strings")
+    return tuple(k.strip() for k in items if k.strip())
+
+
+def _preview(body: str) -> str:
+    """A title for the notification preview when the message has none: the first line, markup removed."""
+    line = next((ln for ln in body.splitlines() if ln.strip()), "通知")
+    plain = re.sub(r"[#*>`]|^\s*-\s+", "", line).strip() or "通知"
+    return plain[:30]
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: Any) -> int:
+    """DingTalk sends ms timestamps as numbers, sometimes as strings."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,341 @@
+"""Notice lifecycle and review (先审后发): draft → submitted → approved → scheduled → sending → done.
+
+A second person approves; sensitive findings block approval unless overridden with a logged reason; approval
+freezes a content hash and any edit voids it. Every step is a row in `notice_audit` (who, when, what).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from sqlite_utils import Database
+
+import clock
+from errors import ConfigError, InvalidInput, NotFound
+from platforms import Message, Platform, platform_class
+from scheduler import groups, scan, templates
+from store import bump, dumps, loads
+
+__all__ = [
+    "EDITABLE",
+    "content_hash",
+    "create_notice",
+    "get_notice",
+    "list_notices",
+    "submit",
+    "approve",
+    "reject",
+    "edit",
+    "cancel",
+    "audit",
+    "audit_log",
+    "set_status",
+    "preview",
+    "dry_run",
+    "message_for",
+]
+
+EDITABLE = ("draft", "submitted", "approved", "scheduled", "rejected")
+STATUS_TEXT = {"draft": "草稿", "submitted": "待审核", "approved": "已审核", "scheduled": "已排期", "sending": "发送中",
+               "done": "已发送", "partly_failed": "部分失败", "rejected": "已退回", "cancelled": "已撤销",
+               "missed": "已错过"}
+
+
+def _now() -> str:
+    return clock.iso(clock.now())
+
+
+def content_hash(notice: Mapping[str, Any]) -> str:
+    """What approval vouches for: kind, title, body, fields, audience."""
+    data = [notice["kind"], notice["title"], notice["body"], dict(sorted((notice["fields"] or {}).items())),
+            notice["audience"]]
+    return hashlib.sha256(dumps(data).encode()).hexdigest()
+
+
+def audit(db: Database, notice_id: int, who: str, action: str, detail: str = "") -> None:
+    db["notice_audit"].insert({"notice_id": notice_id, "at": _now(), "who": who, "action": action,
+                               "detail": detail})
+
+
+def audit_log(db: Database, notice_id: int) -> list[dict[str, Any]]:
+    return list(db.query("SELECT at, who, action, detail FROM notice_audit WHERE notice_id = ? ORDER BY id",
+                         [notice_id]))
+
+
+def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["fields"] = loads(out["fields"], {})
+    out["findings"] = loads(out["findings"], [])
+    out["status_text"] = STATUS_TEXT.get(out["status"], out["status"])
+    return out
+
+
+def get_notice(db: Database, notice_id: int | str) -> dict[str, Any]:
+    try:
+        key = int(notice_id)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"通知编号应为数字：{notice_id!r}") from None
+    rows = list(db.query("SELECT * FROM notices WHERE id = ?", [key]))
+    if not rows:
+        raise NotFound(f"没有编号为 {key} 的通知")
+    return _clean(rows[0])
+
+
+def list_notices(db: Database) -> list[dict[str, Any]]:
+    rows = db.query("SELECT id, kind, title, audience, status, author, approver, created_at, updated_at"
+                    " FROM notices ORDER BY id DESC")
+    return [{**r, "status_text": STATUS_TEXT.get(r["status"], r["status"])} for r in rows]
+
+
+def _need_user(by: str) -> str:
+    if not (by or "").strip():
+        raise InvalidInput("必须用 --by 指明操作人")
+    return by.strip()
+
+
+def _check_text(title: str, body: str) -> None:
+    if not title.strip():
+        raise InvalidInput("标题不能为空")
+    if not body.strip():
+        raise InvalidInput("正文不能为空")
+
+
+def create_notice(db: Database, kind: str, title: str, body: str, to: str, fields: Mapping[str, str],
+                  by: str) -> dict[str, Any]:
+    """A draft: checked (kind, fields, target expression) but not yet reviewed."""
+    by = _need_user(by)
+    fields = templates.check_fields(kind, fields)
+    groups.parse_expr(to)
+    _check_text(title, body)
+    now = _now()
+    row = {"kind": kind, "title": title.strip(), "body": body, "fields": dumps(fields), "audience": to.strip(),
+           "status": "draft", "author": by, "created_at": now, "updated_at": now}
+    notice_id = int(db["notices"].insert(row).last_pk)  # type: ignore[arg-type]
+    audit(db, notice_id, by, "create", f"{kind}：{title.strip()}")
+    bump(db, "notices")
+    return get_notice(db, notice_id)
+
+
+def set_status(db: Database, notice_id: int, status: str, **extra: Any) -> None:
+    values = {"status": status, "updated_at": _now(), **extra}
+    db["notices"].update(notice_id, values)
+    bump(db, "notices")
+
+
+def _expect(notice: Mapping[str, Any], allowed: tuple[str, ...], action: str) -> None:
+    if notice["status"] not in allowed:
+        now = STATUS_TEXT.get(notice["status"], notice["status"])
+        need = "、".join(STATUS_TEXT[s] for s in allowed)
+        raise InvalidInput(f"通知 {notice['id']} 当前为“{now}”，不能{action}（需为：{need}）")
+
+
+def submit(db: Database, notice_id: int | str, by: str) -> dict[str, Any]:
+    """Send a draft for review; the sensitive scan runs now so the reviewer sees its findings."""
+    by, notice = _need_user(by), get_notice(db, notice_id)
+    _expect(notice, ("draft", "rejected"), "提交审核")
+    text = "\n".join([notice["title"], notice["body"], *notice["fields"].values()])
+    findings = scan.scan(text)
+    set_status(db, notice["id"], "submitted", findings=dumps(findings), approver="", approved_hash="",
+               override_reason="")
+    detail = "；".join(f"{f['label']} {f['value']}" for f in findings) or "敏感内容检查：未发现"
+    audit(db, notice["id"], by, "submit", detail)
+    return get_notice(db, notice["id"])
+
+
+def approve(db: Database, notice_id: int | str, by: str, override: str | None = None) -> dict[str, Any]:
+    """Second-person approval; freezes the content hash that release checks again."""
+    by, notice = _need_user(by), get_notice(db, notice_id)
+    _expect(notice, ("submitted",), "审核通过")
+    if by == notice["author"]:
+        raise InvalidInput(f"不能审核自己起草的通知（起草人：{by}）；请由另一名工作人员审核")
+    reason = (override or "").strip()
+    if notice["findings"] and not reason:
+        found = "；".join(f"{f['label']} {f['value']}" for f in notice["findings"])
+        raise InvalidInput(f"通知 {notice['id']} 含敏感内容（{found}），请修改后重新提交，"
+                           "或使用 --override \"理由\" 确认放行")
+    set_status(db, notice["id"], "approved", approver=by, approved_hash=content_hash(notice),
+               override_reason=reason)
+    if notice["findings"] and reason:
+        audit(db, notice["id"], by, "override", reason)
+    audit(db, notice["id"], by, "approve", content_hash(notice)[:12])
+    return get_notice(db, notice["id"])
+
+
+def reject(db: Database, notice_id: int | str, by: str, reason: str) -> dict[str, Any]:
+    by, notice = _need_user(by), get_notice(db, notice_id)
+    _expect(notice, ("submitted", "approved"), "退回")
+    if not (reason or "").strip():
+        raise InvalidInput("退回必须用 --reason 写明理由")
+    set_status(db, notice["id"], "rejected", approver="", approved_hash="")
+    audit(db, notice["id"], by, "reject", reason.strip())
+    return get_notice(db, notice["id"])
+
+
+def _cancel_sends(db: Database, notice_id: int) -> int:
+    cur = db.execute("UPDATE sends SET status = 'cancelled' WHERE notice_id = ? AND status = 'pending'",
+                     [notice_id])
+    db.execute("UPDATE notices SET cron = '', cron_from = '' WHERE id = ?", [notice_id])
+    return cur.rowcount
+
+
+def edit(db: Database, notice_id: int | str, by: str, title: str | None = None, body: str | None = None,
+         fields: Mapping[str, str] | None = None, to: str | None = None) -> dict[str, Any]:
+    """Change the content; anything already reviewed goes back to draft and its approval is void."""
+    by, notice = _need_user(by), get_notice(db, notice_id)
+    _expect(notice, EDITABLE, "修改")
+    new = {"title": notice["title"] if title is None else title.strip(),
+           "body": notice["body"] if body is None else body,
+           "fields": notice["fields"] if fields is None else {**notice["fields"], **fields},
+           "audience": notice["audience"] if to is None else to.strip()}
+    new["fields"] = {k: v for k, v in templates.check_fields(notice["kind"], new["fields"]).items() if v}
+    _check_text(new["title"], new["body"])
+    groups.parse_expr(new["audience"])
+    voided = notice["status"] in ("submitted", "approved", "scheduled")
+    cancelled = _cancel_sends(db, notice["id"])
+    set_status(db, notice["id"], "draft", title=new["title"], body=new["body"], fields=dumps(new["fields"]),
+               audience=new["audience"], approver="", approved_hash="", override_reason="", findings="[]")
+    detail = "审核作废，退回草稿" if voided else "修改草稿"
+    audit(db, notice["id"], by, "edit", detail + (f"，撤销 {cancelled} 个待发时间" if cancelled else ""))
+    return get_notice(db, notice["id"])
+
+
+def cancel(db: Database, notice_id: int | str, by: str = "") -> dict[str, Any]:
+    """Withdraw before sending starts; pending send times are cancelled with it."""
+    notice = get_notice(db, notice_id)
+    _expect(notice, EDITABLE, "撤销")
+    cancelled = _cancel_sends(db, notice["id"])
+    set_status(db, notice["id"], "cancelled")
+    audit(db, notice["id"], by or "staff", "cancel", f"撤销 {cancelled} 个待发时间")
+    return get_notice(db, notice["id"])
+
+
+def message_for(notice: Mapping[str, Any], send_kind: str = "notice") -> Message:
+    reminder = {"reminder": "提醒", "ack_reminder": "请回复"}.get(send_kind, "")
+    return templates.render(notice, reminder)
+
+
+_DUMMY = {"webhook": "https://example.invalid/robot/send?key=preview&access_token=preview",
+          "api_base": "https://example.invalid"}
+
+
+def preview_platform(name: str) -> Platform:
+    """An adapter instance for rendering only: dummy push keys, never used to send."""
+    try:
+        cls = platform_class(name)
+    except KeyError:
+        raise InvalidInput(f"未知平台 {name!r}") from None
+    options = {k: _DUMMY.get(k, "preview") for k in cls.push_keys}
+    try:
+        return cls("preview", options)
+    except ConfigError:
+        return cls("preview", {})
+
+
+def preview(db: Database, notice_id: int | str, platform: str) -> dict[str, Any]:
+    """The exact bodies `platform` would post, and their readable text."""
+    notice = get_notice(db, notice_id)
+    try:
+        parts = preview_platform(platform).render(message_for(notice))
+    except NotImplementedError:
+        raise InvalidInput(f"平台 {platform} 不能推送群消息，无法预览") from None
+    return {"id": notice["id"], "platform": platform, "parts": parts, "text": [_text_of(p) for p in parts]}
+
+
+def _text_of(value: Any) -> str:
+    """The longest human-readable string inside a rendered body (a JSON string inside JSON included)."""
+    if isinstance(value, str):
+        inner = loads(value) if value[:1] in "{[" and _is_json(value) else None
+        return _text_of(inner) if inner is not None else value
+    if isinstance(value, Mapping):
+        value = [value["text"]] if isinstance(value.get("text"), str) else list(value.values())
+    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+        return "\n".join("".join(_text_of(seg) for seg in row) for row in value)  # rich-text rows (Feishu post)
+    if isinstance(value, list):
+        texts = [_text_of(v) for v in value]
+        return max(texts, key=len) if texts else ""
+    return ""
+
+
+def _is_json(text: str) -> bool:
+    try:
+        loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def dry_run(db: Database, notice_id: int | str, bot_platforms: Mapping[str, str]) -> dict[str, Any]:
+    """Who would receive it: "N 个群，M 个平台", per platform the groups and a preview."""
+    notice = get_notice(db, notice_id)
+    targets = [g for g in groups.select_groups(db, notice["audience"]) if groups.receives(g, notice["kind"])]
+    by_platform: dict[str, list[str]] = {}
+    for group in targets:
+        by_platform.setdefault(bot_platforms.get(group["bot"], "?"), []).append(group["name"])
+    previews = {p: preview(db, notice["id"], p)["text"] for p in by_platform if p != "?"}
+    summary = f"{len(targets)} 个群，{len(by_platform)} 个平台"
+    return {"id": notice["id"], "summary": summary, "groups": len(targets), "platforms": len(by_platform),
+            "by_platform": by_platform, "previews": previews}
+
+
+def show(db: Database, notice_id: int | str) -> dict[str, Any]:
+    """Everything staff need on one notice: content, review, send times (补发/missed), deliveries, audit."""
+    from scheduler import outbox
+
+    notice = get_notice(db, notice_id)
+    sends = [{**r, "late": bool(r["late"]), "late_text": "补发" if r["late"] else ""} for r in db.query(
+        "SELECT n, kind, due_at, status, late, fired_at FROM sends WHERE notice_id = ? ORDER BY n", [notice["id"]])]
+    registered = db.execute("SELECT COUNT(*) FROM registrations WHERE notice_id = ?", [notice["id"]]).fetchone()[0]
+    return {**notice, "sends": sends, "deliveries": outbox.summary(db, notice["id"]), "registrations": registered,
+            "audit": audit_log(db, notice["id"])}
+
+
+def latest_sent(db: Database, group: str, kind: str | None = None) -> dict[str, Any] | None:
+    """The newest notice actually delivered to `group` (optionally of one kind)."""
+    sql = ("SELECT n.id FROM deliveries d JOIN notices n ON n.id = d.notice_id WHERE d.grp = ? AND d.status = 'sent'"
+           + (" AND n.kind = ?" if kind else "") + " ORDER BY d.sent_at DESC, d.id DESC LIMIT 1")
+    row = db.execute(sql, [group, kind] if kind else [group]).fetchone()
+    return get_notice(db, row[0]) if row else None
+
+
+def acknowledge(db: Database, group: str, text: str, sender: str = "") -> dict[str, Any] | None:
+    """Record a group's 收到/已下架 for the latest notice it received; the first answer counts."""
+    notice = latest_sent(db, group)
+    if notice is None:
+        return None
+    db.execute("INSERT OR IGNORE INTO notice_acks(notice_id, grp, at, text, sender) VALUES (?, ?, ?, ?, ?)",
+               [notice["id"], group, _now(), text, sender])
+    bump(db, "notices")
+    return notice
+
+
+def register_attendee(db: Database, group: str, name: str, org: str, sender: str = "") -> dict[str, Any] | None:
+    """Sign up for the latest training sent to this group; None when there is none to join."""
+    notice = latest_sent(db, group, "培训通知")
+    if notice is None:
+        return None
+    start = notice["fields"].get("start")
+    if start and templates.parse_when(start) < clock.now():
+        return None
+    db.execute("INSERT OR IGNORE INTO registrations(notice_id, grp, name, org, sender, at) VALUES (?, ?, ?, ?, ?, ?)",
+               [notice["id"], group, name, org, sender, _now()])
+    return notice
+
+
+def roster(db: Database, notice_id: int | str) -> list[dict[str, Any]]:
+    notice = get_notice(db, notice_id)
+    return list(db.query("SELECT grp AS 'group', name, org, at FROM registrations WHERE notice_id = ? ORDER BY id",
+                         [notice["id"]]))
+
+
+def report(db: Database, notice_id: int | str) -> dict[str, Any]:
+    """Per group: delivered or not, acknowledged or not; counts on top, for the record and for reminders."""
+    data = show(db, notice_id)
+    rows = data["deliveries"]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    acked = sum(1 for r in rows if r["acknowledged"])
+    return {"id": data["id"], "title": data["title"], "status": data["status"], "groups": len(rows),
+            "counts": counts, "acknowledged": acked, "registrations": data["registrations"], "deliveries": rows}

@@ -1,0 +1,92 @@
+"""Notice kinds, their `--field` names, and the Chinese rendering of a notice into one platforms.Message.
+
+The body is copied verbatim: staff wrote and approved it, so no template rewrites a word of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import clock
+from errors import InvalidInput
+from platforms import Message
+
+__all__ = ["KINDS", "FIELDS", "REQUIRED", "DATE_FIELDS", "check_fields", "parse_when", "render", "ACK_WORDS"]
+
+KINDS: tuple[str, ...] = ("通知公告", "培训通知", "预警信息", "问题产品下架通知", "专项整治", "自查提醒")
+FIELDS: dict[str, dict[str, str]] = {
+    "通知公告": {},
+    "培训通知": {"start": "培训时间", "place": "培训地点", "audience": "参加对象", "contact": "联系人",
+                 "register_by": "报名截止"},
+    "预警信息": {"season": "时段", "risks": "主要风险", "audience": "提示对象"},
+    "问题产品下架通知": {"product": "产品名称", "manufacturer": "标称生产企业", "batch": "生产日期/批号",
+                         "spec": "规格型号", "failed_item": "不合格项目", "source": "通告来源",
+                         "reply_by": "回复期限"},
+    "专项整治": {},
+    "自查提醒": {},
+}
+REQUIRED: dict[str, tuple[str, ...]] = {"培训通知": ("start",)}
+DATE_FIELDS: tuple[str, ...] = ("start", "register_by", "reply_by")
+ACK_WORDS: dict[str, str] = {"问题产品下架通知": "已下架"}
+_RECALL_LINE = "请立即停止经营、下架并回复“已下架”。"
+_ACK_LINE = "收到请回复“收到”。"
+
+
+def check_kind(kind: str) -> str:
+    if kind not in FIELDS:
+        raise InvalidInput(f"未知的通知类型 {kind!r}；可选：{' '.join(KINDS)}")
+    return kind
+
+
+def check_fields(kind: str, fields: Mapping[str, str]) -> dict[str, str]:
+    """Known names only, required ones present, dates readable: a typo must not reach 1,000 groups."""
+    allowed = FIELDS[check_kind(kind)]
+    for name in fields:
+        if name not in allowed:
+            known = "、".join(allowed) if allowed else "无"
+            raise InvalidInput(f"{kind} 没有字段 {name!r}；可用字段：{known}")
+    for name in REQUIRED.get(kind, ()):
+        if not str(fields.get(name, "")).strip():
+            raise InvalidInput(f"{kind} 必须填写字段 {name}（{allowed[name]}），如 --field {name}=2026-12-01T09:00")
+    for name in DATE_FIELDS:
+        if fields.get(name):
+            parse_when(str(fields[name]), name)
+    return {k: str(v).strip() for k, v in fields.items()}
+
+
+def parse_when(text: str, what: str = "时间") -> datetime:
+    """ISO 8601 with or without seconds (`T` or a space); no zone means Asia/Shanghai."""
+    value = text.strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{what}: 无法识别的时间 {text!r}，应为 2026-12-01T09:00 这样的格式") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=clock.TZ)
+    return moment.astimezone(clock.TZ)
+
+
+def _show(name: str, value: str) -> str:
+    if name in DATE_FIELDS:
+        try:
+            return parse_when(value).strftime("%Y年%m月%d日 %H:%M").replace(" 00:00", "")
+        except InvalidInput:
+            return value
+    return value
+
+
+def render(notice: Mapping[str, Any], reminder: str = "") -> Message:
+    """The one message source every platform adapter renders: title, fields, body verbatim, reply line."""
+    kind, fields = notice["kind"], notice.get("fields") or {}
+    title = f"{reminder}：{notice['title']}" if reminder else f"{kind}：{notice['title']}"
+    lines = [f"**{label}**：{_show(name, fields[name])}" for name, label in FIELDS[kind].items() if fields.get(name)]
+    parts = ["\n".join(lines)] if lines else []
+    parts.append(notice["body"])
+    tail = [_RECALL_LINE] if kind == "问题产品下架通知" else []
+    if kind == "培训通知":
+        tail.append("报名请回复“报名 姓名 单位”。")
+    tail.append(_ACK_LINE)
+    parts.append("\n".join(tail))
+    return Message(body="\n\n".join(parts), title=title)

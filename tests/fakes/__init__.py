@@ -1,0 +1,1 @@
+"""Fake platform servers for tests: they check our requests the way the real platforms do."""

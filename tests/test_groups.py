@@ -1,0 +1,128 @@
+"""Groups: config sync, staff additions, tag expressions, inbound matching, and the `groups` CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from cli import CliContext
+from cli import groups as cli_groups
+from config.settings import BotConfig, GroupConfig, Settings
+from errors import GongkaiError, InvalidInput, NotFound
+from scheduler import groups
+from store import open_db, revisions
+
+CONFIG = (
+    GroupConfig("餐饮-东区", "ding", "", ("餐饮", "东区")),
+    GroupConfig("餐饮-西区", "feishu", "oc_1", ("餐饮", "西区")),
+    GroupConfig("药店-东区", "onebot", "1001", ("药店", "东区")),
+    GroupConfig("学校食堂", "onebot", "1002", ("餐饮", "学校", "东区")),
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_db(tmp_path / "g.db")
+    groups.sync_config_groups(database, CONFIG)
+    yield database
+    database.close()
+
+
+def names(rows: list[dict]) -> list[str]:
+    return sorted(r["name"] for r in rows)
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("餐饮", ["学校食堂", "餐饮-东区", "餐饮-西区"]),
+    ("餐饮,药店", ["学校食堂", "药店-东区", "餐饮-东区", "餐饮-西区"]),
+    ("餐饮+东区", ["学校食堂", "餐饮-东区"]),
+    ("!学校", ["药店-东区", "餐饮-东区", "餐饮-西区"]),
+    ("餐饮+!学校", ["餐饮-东区", "餐饮-西区"]),
+    ("*", ["学校食堂", "药店-东区", "餐饮-东区", "餐饮-西区"]),
+    ("药店 , 西区", ["药店-东区", "餐饮-西区"]),
+    ("餐饮＋东区＋！学校", ["餐饮-东区"]),
+    ("不存在", []),
+    ("学校食堂", ["学校食堂"]),
+])
+def test_tag_expressions(db: Database, expr: str, expected: list[str]) -> None:
+    assert names(groups.select_groups(db, expr)) == expected
+
+
+@pytest.mark.parametrize("expr", ["", "  ", "餐饮,", "+东区", "!", "!*", "餐饮++东区", "餐(饮)"])
+def test_bad_expressions_are_refused_clearly(db: Database, expr: str) -> None:
+    with pytest.raises(InvalidInput, match="目标表达式"):
+        groups.select_groups(db, expr)
+
+
+def test_sync_keeps_staff_groups_and_subscriptions(db: Database) -> None:
+    groups.add_group(db, "临时群", "ding", "", ["餐饮"])
+    groups.subscribe(db, "餐饮-东区", "预警信息")
+    before = revisions(db).get("groups", 0)
+    groups.sync_config_groups(db, [GroupConfig("餐饮-东区", "ding", "", ("餐饮", "东区", "新标签"))])
+    east = groups.get_group(db, "餐饮-东区")
+    assert east["tags"] == ["餐饮", "东区", "新标签"] and east["subscriptions"] == ["预警信息"]
+    assert groups.get_group(db, "临时群")["source"] == "staff"
+    assert revisions(db)["groups"] > before
+
+
+def test_add_group_refuses_duplicates_and_bad_tags(db: Database) -> None:
+    with pytest.raises(InvalidInput, match="已存在"):
+        groups.add_group(db, "餐饮-东区", "ding")
+    with pytest.raises(InvalidInput, match="标签"):
+        groups.add_group(db, "新群", "ding", "", ["a+b"])
+
+
+def test_subscriptions_filter_kinds(db: Database) -> None:
+    group = groups.subscribe(db, "药店-东区", "预警信息")
+    assert groups.receives(group, "预警信息") and not groups.receives(group, "培训通知")
+    group = groups.unsubscribe(db, "药店-东区", "预警信息")
+    assert groups.receives(group, "培训通知")
+    with pytest.raises(NotFound):
+        groups.subscribe(db, "没有这个群", "预警信息")
+
+
+def test_find_group_matches_bot_and_chat(db: Database) -> None:
+    assert groups.find_group(db, "onebot", "1002")["name"] == "学校食堂"
+    assert groups.find_group(db, "ding", "")["name"] == "餐饮-东区"
+    assert groups.find_group(db, "ding", "cid-anything")["name"] == "餐饮-东区"  # the bot's only group
+    assert groups.find_group(db, "onebot", "9999") is None
+    assert groups.find_group(db, "nobody", "") is None
+
+
+def run_cli(settings: Settings, *argv: str) -> tuple[int, str]:
+    """Parse like bot.py does (a registered subcommand, `func`) and map GongkaiError to exit 1."""
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    cli_groups.register(sub)
+    from cli import notice
+
+    notice.register(sub)
+    args = parser.parse_args(argv)
+    ctx = CliContext(settings)
+    try:
+        return args.func(args, ctx), ""
+    except GongkaiError as exc:
+        return 1, str(exc)
+    finally:
+        ctx.close()
+
+
+def cli_settings(tmp_path: Path) -> Settings:
+    bots = (BotConfig("ding", "console"), BotConfig("feishu", "console"), BotConfig("onebot", "console"))
+    return Settings(db=str(tmp_path / "cli.db"), bots=bots, groups=CONFIG)
+
+
+def test_groups_cli_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = cli_settings(tmp_path)
+    assert run_cli(settings, "groups", "add", "夜市", "--bot", "ding", "--tags", "餐饮,夜市", "--json")[0] == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["name"] == "夜市" and added["tags"] == ["餐饮", "夜市"] and added["source"] == "staff"
+    assert run_cli(settings, "groups", "list", "--json")[0] == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert names(listed) == sorted(["夜市", *(g.name for g in CONFIG)])
+    assert run_cli(settings, "groups", "add", "x", "--bot", "nobot", "--tags", "a") == (1, "没有名为 'nobot' 的机器人（见配置文件 [[bots]]）")

@@ -1,0 +1,241 @@
+"""Scheduling: cron in Asia/Shanghai, misfire inside and outside grace, restarts, the CLI-to-gateway poll."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from sqlite_utils import Database
+
+import clock
+from config.settings import GroupConfig, SchedulerConfig, Settings
+from errors import InvalidInput
+from platforms import Message, Platform, Target
+from scheduler import Scheduler, groups, jobs, notices
+from store import Store, open_db, transaction
+
+TZ = clock.TZ
+GROUPS = (GroupConfig("餐饮-东区", "bot-a", "", ("餐饮", "东区")), GroupConfig("餐饮-西区", "bot-b", "", ("餐饮",)),
+          GroupConfig("药店", "bot-a", "x", ("药店",)))
+
+
+class Recorder(Platform):
+    """An in-test adapter: keeps what it was asked to send."""
+
+    name: ClassVar[str] = "recorder"
+    per_minute: ClassVar[int] = 6000
+
+    def __init__(self, bot: str, sent: list[tuple[str, str, str]]) -> None:
+        super().__init__(bot, {})
+        self.sent = sent
+
+    def render(self, message: Message) -> list[dict[str, Any]]:
+        return [{"text": f"{message.title}\n{message.body}"}]
+
+    async def send(self, http: Any, target: Target, body: dict[str, Any]) -> None:
+        self.sent.append((target.bot, target.chat, body["text"]))
+
+
+class FakeClock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=TZ)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "jobs.db"
+    db = open_db(path)
+    groups.sync_config_groups(db, GROUPS)
+    db.close()
+    yield path
+
+
+def with_db(path: Path, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """What the CLI does: its own connection, one call, closed."""
+    db = open_db(path)
+    try:
+        with transaction(db):
+            return fn(db, *args, **kwargs)
+    finally:
+        db.close()
+
+
+def approved_notice(db: Database, kind: str = "通知公告", **fields: str) -> int:
+    notice_id = int(notices.create_notice(db, kind, "标题", "正文原样", "餐饮", fields, "alice")["id"])
+    notices.submit(db, notice_id, "alice")
+    notices.approve(db, notice_id, "bob")
+    return notice_id
+
+
+class Harness:
+    """A real Store and Scheduler on a file, with a fake clock and recording adapters."""
+
+    def __init__(self, path: Path, now: FakeClock, grace: float = 3600.0, poll: float = 0.05) -> None:
+        self.path, self.now, self.sent = path, now, []
+        self.settings = Settings(db=str(path), scheduler=SchedulerConfig(misfire_grace=grace, poll_interval=poll))
+        self.store: Store | None = None
+        self.scheduler: Scheduler | None = None
+
+    async def start(self) -> Scheduler:
+        self.store = Store(self.path)
+        self.store.start()
+        adapters = {b: Recorder(b, self.sent) for b in ("bot-a", "bot-b")}
+        self.scheduler = Scheduler(self.store, self.settings, adapters, lambda: None, now=self.now, retry_base=0.01)
+        await self.scheduler.start()
+        return self.scheduler
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.store is not None:
+            await self.store.close()
+        self.scheduler = self.store = None
+
+    async def wait_sent(self, count: int, timeout: float = 5.0) -> None:
+        for _ in range(int(timeout / 0.02)):
+            if len(self.sent) >= count:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"expected {count} sends, got {len(self.sent)}")
+
+
+@pytest.fixture
+async def harness(db_path: Path) -> AsyncIterator[Harness]:
+    h = Harness(db_path, FakeClock(at("2026-11-27T10:00:00")))
+    yield h
+    await h.stop()
+
+
+def test_cron_next_fire_time_is_shanghai_and_crontab_weekdays() -> None:
+    trigger = jobs.parse_cron("0 9 * * 1")  # crontab 1 = Monday (APScheduler 3 alone would say Tuesday)
+    nxt = trigger.get_next_fire_time(None, at("2026-11-27T10:00:00"))  # a Friday
+    assert nxt == at("2026-11-30T09:00:00") and str(nxt.tzinfo) == "Asia/Shanghai"
+    assert jobs.parse_cron("30 8 * * 0").get_next_fire_time(None, at("2026-11-27T10:00")) == at("2026-11-29T08:30")
+    assert jobs.parse_cron("0 9 * * 1-5").get_next_fire_time(None, at("2026-11-28T10:00")) == at("2026-11-30T09:00")
+    with pytest.raises(InvalidInput, match="5 段"):
+        jobs.parse_cron("0 9 * *")
+    with pytest.raises(InvalidInput, match="有误"):
+        jobs.parse_cron("0 25 * * *")
+
+
+def test_schedule_validation(db_path: Path) -> None:
+    now = at("2026-11-27T10:00")
+    notice_id = with_db(db_path, lambda db: int(notices.create_notice(db, "通知公告", "t", "b", "*", {}, "a")["id"]))
+    with pytest.raises(InvalidInput, match="须先审核通过"):
+        with_db(db_path, jobs.schedule, notice_id, {"now": True}, now=now)
+    notice_id = with_db(db_path, approved_notice)
+    with pytest.raises(InvalidInput, match="已经过去"):
+        with_db(db_path, jobs.schedule, notice_id, {"at": "2026-11-26T09:00"}, now=now)
+    with pytest.raises(InvalidInput, match="无法识别"):
+        with_db(db_path, jobs.schedule, notice_id, {"at": "明天"}, now=now)
+    notice = with_db(db_path, jobs.schedule, notice_id, {"at": "2026-12-01T09:00:30+08:00"}, now=now)
+    assert notice["status"] == "scheduled"
+
+
+def test_next_workday_and_before_event_plans(db_path: Path) -> None:
+    now = at("2026-11-27T10:00")  # Friday
+    notice_id = with_db(db_path, approved_notice)
+    with_db(db_path, jobs.schedule, notice_id, {"next_workday": "09:00"}, now=now)
+    sends = with_db(db_path, notices.show, notice_id)["sends"]
+    assert [s["due_at"] for s in sends] == ["2026-11-30T09:00:00+08:00"]
+    training = with_db(db_path, approved_notice, "培训通知", start="2026-12-10T09:30")
+    with_db(db_path, jobs.schedule, training, {"before_event": "3d,1d,1h"}, now=now)
+    sends = with_db(db_path, notices.show, training)["sends"]
+    assert [(s["kind"], s["due_at"][:16]) for s in sends] == [
+        ("notice", "2026-12-07T09:30"), ("reminder", "2026-12-09T09:30"), ("reminder", "2026-12-10T08:30")]
+    recall = with_db(db_path, approved_notice, "问题产品下架通知", reply_by="2026-11-28T17:00")
+    with_db(db_path, jobs.schedule, recall, {"now": True}, now=now)
+    kinds = [s["kind"] for s in with_db(db_path, notices.show, recall)["sends"]]
+    assert kinds == ["notice", "ack_reminder", "ack_reminder"]  # capped at two reminders
+
+
+async def test_jobs_are_rebuilt_with_explicit_zone_and_grace(harness: Harness) -> None:
+    notice_id = with_db(harness.path, approved_notice)
+    with_db(harness.path, jobs.schedule, notice_id, {"at": "2026-12-01T09:00"}, now=harness.now())
+    cron_id = with_db(harness.path, approved_notice)
+    with_db(harness.path, jobs.schedule, cron_id, {"cron": "0 9 * * 1"}, now=harness.now())
+    scheduler = await harness.start()
+    job = scheduler.aps.get_job(f"notice:{notice_id}:1")
+    assert job.next_run_time == at("2026-12-01T09:00") and str(job.trigger.run_date.tzinfo) == "Asia/Shanghai"
+    assert job.misfire_grace_time == 3600 and job.coalesce is True
+    assert job.func is jobs.release_notice and job.args == (notice_id, 1)
+    cron = scheduler.aps.get_job(f"notice:{cron_id}:cron")
+    assert str(cron.trigger.timezone) == "Asia/Shanghai" and cron.misfire_grace_time == 3600
+    assert cron.trigger.get_next_fire_time(None, harness.now()) == at("2026-11-30T09:00")
+
+
+async def test_cron_round_fires_once_on_a_fake_clock(harness: Harness) -> None:
+    notice_id = with_db(harness.path, approved_notice)
+    with_db(harness.path, jobs.schedule, notice_id, {"cron": "0 9 * * 1"}, now=harness.now())
+    await harness.start()
+    harness.now.moment = at("2026-11-30T09:00:01")
+    await jobs.fire_cron(notice_id)
+    await jobs.fire_cron(notice_id)  # the same round again: nothing new
+    await harness.wait_sent(2)
+    shown = with_db(harness.path, notices.show, notice_id)
+    assert [(s["due_at"], s["status"]) for s in shown["sends"]] == [("2026-11-30T09:00:00+08:00", "fired")]
+    await asyncio.sleep(0.1)
+    assert len(harness.sent) == 2 and shown["status"] in ("scheduled", "sending")
+
+
+async def test_misfire_within_grace_is_sent_late_and_marked(harness: Harness) -> None:
+    notice_id = with_db(harness.path, approved_notice)
+    with_db(harness.path, jobs.schedule, notice_id, {"at": "2026-11-27T10:30"}, now=harness.now())
+    harness.now.moment = at("2026-11-27T11:00")  # the gateway was down at 10:30; 30 min < 1 h grace
+    await harness.start()
+    await harness.wait_sent(2)
+    send = with_db(harness.path, notices.show, notice_id)["sends"][0]
+    assert send["status"] == "fired" and send["late"] is True and send["late_text"] == "补发"
+
+
+async def test_misfire_beyond_grace_is_marked_missed(harness: Harness) -> None:
+    notice_id = with_db(harness.path, approved_notice)
+    with_db(harness.path, jobs.schedule, notice_id, {"at": "2026-11-27T10:30"}, now=harness.now())
+    harness.now.moment = at("2026-11-27T12:00")
+    await harness.start()
+    shown = with_db(harness.path, notices.show, notice_id)
+    assert shown["sends"][0]["status"] == "missed" and shown["status"] == "missed"
+    assert shown["deliveries"] == [] and harness.sent == []
+    assert shown["audit"][-1]["action"] == "missed"
+
+
+async def test_restart_rebuilds_without_sending_twice(harness: Harness) -> None:
+    notice_id = with_db(harness.path, approved_notice)
+    with_db(harness.path, jobs.schedule, notice_id, {"at": "2026-11-27T10:05"}, now=harness.now())
+    scheduler = await harness.start()
+    assert scheduler.aps.get_job(f"notice:{notice_id}:1") is not None
+    harness.now.moment = at("2026-11-27T10:05:00")
+    await jobs.release_notice(notice_id, 1)  # what APScheduler calls at 10:05
+    await harness.wait_sent(2)
+    await harness.stop()
+    await harness.start()  # restart: the send is fired, nothing is rebuilt or resent
+    await jobs.release_notice(notice_id, 1)
+    await asyncio.sleep(0.2)
+    assert len(harness.sent) == 2
+    assert harness.scheduler.aps.get_job(f"notice:{notice_id}:1") is None
+    assert {d["status"] for d in with_db(harness.path, notices.show, notice_id)["deliveries"]} == {"sent"}
+
+
+async def test_cli_schedule_is_picked_up_by_the_running_gateway(harness: Harness) -> None:
+    h = Harness(harness.path, clock.now)  # type: ignore[arg-type]
+    try:
+        await h.start()
+        notice_id = with_db(h.path, approved_notice)
+        with_db(h.path, jobs.schedule, notice_id, {"now": True})
+        await h.wait_sent(2, timeout=5.0)
+        shown = with_db(h.path, notices.show, notice_id)
+        assert sorted(d["group"] for d in shown["deliveries"]) == ["餐饮-东区", "餐饮-西区"]
+        assert shown["status"] == "done" and shown["sends"][0]["late"] is False
+    finally:
+        await h.stop()

@@ -1,0 +1,311 @@
+"""The outbox against a fake platform server: retries, rate-limit pauses per bot, dead letters, crashes, acks."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from config.settings import GroupConfig, SchedulerConfig, Settings
+from errors import PermanentError, RateLimited, TemporaryError
+from handlers import Context
+from handlers import notice_commands
+from platforms import Inbound, Message, Platform, Target, split_utf8
+from scheduler import Scheduler, groups, jobs, notices, outbox
+from store import Store, open_db, transaction
+
+GROUPS = tuple(GroupConfig(f"群{i}", "bot-a" if i < 4 else "bot-b", f"c{i}", ("餐饮",)) for i in range(8))
+
+
+class FakeServer:
+    """Records every post; `script[chat]` lists the answers to give that chat's posts, then success."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.script: dict[str, list[int]] = {}
+        self.delay = 0.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        data["at"] = time.monotonic()
+        self.posts.append(data)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        answers = self.script.get(data["chat"], [])
+        return web.json_response({"errcode": answers.pop(0) if answers else 0})
+
+    def delivered(self, chat: str) -> int:
+        return sum(1 for p in self.posts if p["chat"] == chat and p["ok"])
+
+
+class HttpPlatform(Platform):
+    """An in-test adapter posting to the fake: errcode 1 = 5xx-like, 2 = rate limit, 3 = bad sign."""
+
+    name: ClassVar[str] = "fakehttp"
+    per_minute: ClassVar[int] = 6000
+    max_bytes: ClassVar[int] = 4096
+    push_keys: ClassVar[tuple[str, ...]] = ("url",)
+    optional_keys: ClassVar[tuple[str, ...]] = ("max_bytes",)
+
+    def render(self, message: Message) -> list[dict[str, Any]]:
+        limit = int(self.opt("max_bytes", self.max_bytes))
+        return [{"text": part} for part in split_utf8(message.body, limit)]
+
+    async def send(self, http: Any, target: Target, body: dict[str, Any]) -> None:
+        async with http.post(self.opt("url"), json={"chat": target.chat, "text": body["text"], "ok": True}) as resp:
+            code = (await resp.json())["errcode"]
+        if code == 1:
+            raise TemporaryError("fake: 503", code=503)
+        if code == 2:
+            raise RateLimited("fake: too many", retry_after=0.5, code=130101)
+        if code == 3:
+            raise PermanentError("fake: bad sign", code=310000)
+
+
+class Rig:
+    def __init__(self, path: Path, url: str, **options: Any) -> None:
+        self.path, self.url, self.options = path, url, options
+        self.settings = Settings(db=str(path), scheduler=SchedulerConfig(misfire_grace=3600, poll_interval=0.05))
+        self.http: aiohttp.ClientSession | None = None
+        self.store: Store | None = None
+        self.scheduler: Scheduler | None = None
+
+    async def start(self) -> Scheduler:
+        self.http = aiohttp.ClientSession()
+        self.store = Store(self.path)
+        self.store.start()
+        adapters = {b: HttpPlatform(b, {"url": self.url, **self.options}) for b in ("bot-a", "bot-b")}
+        self.scheduler = Scheduler(self.store, self.settings, adapters, lambda: self.http, retry_base=0.05)
+        await self.scheduler.start()
+        return self.scheduler
+
+    async def stop(self) -> None:
+        if self.scheduler:
+            await self.scheduler.stop()
+        if self.store:
+            await self.store.close()
+        if self.http:
+            await self.http.close()
+        self.scheduler = self.store = self.http = None
+
+    def db(self, fn: Any, *args: Any) -> Any:
+        db = open_db(self.path)
+        try:
+            with transaction(db):
+                return fn(db, *args)
+        finally:
+            db.close()
+
+    async def until(self, check: Any, timeout: float = 8.0) -> Any:
+        for _ in range(int(timeout / 0.05)):
+            value = self.db(check)
+            if value:
+                return value
+            await asyncio.sleep(0.05)
+        raise AssertionError("condition not reached")
+
+
+@pytest.fixture
+async def fake(aiohttp_server: Any) -> AsyncIterator[tuple[FakeServer, TestServer]]:
+    server = FakeServer()
+    app = web.Application()
+    app.router.add_post("/send", server.handle)
+    yield server, await aiohttp_server(app)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, fake: tuple[FakeServer, TestServer]) -> AsyncIterator[Rig]:
+    db = open_db(tmp_path / "o.db")
+    groups.sync_config_groups(db, GROUPS)
+    db.close()
+    r = Rig(tmp_path / "o.db", str(fake[1].make_url("/send")))
+    yield r
+    await r.stop()
+
+
+def publish(db: Any, to: str = "餐饮", kind: str = "通知公告", body: str = "请各单位自查。", **fields: str) -> int:
+    notice_id = int(notices.create_notice(db, kind, "标题", body, to, fields, "alice")["id"])
+    notices.submit(db, notice_id, "alice")
+    notices.approve(db, notice_id, "bob")
+    jobs.schedule(db, notice_id, {"now": True})
+    return notice_id
+
+
+def finished(notice_id: int) -> Any:
+    def check(db: Any) -> Any:
+        shown = notices.show(db, notice_id)
+        return shown if shown["status"] in ("done", "partly_failed") else None
+    return check
+
+
+async def test_broadcast_with_injected_failures_delivers_each_group_once_or_dead(rig: Rig, fake: Any) -> None:
+    server, _ = fake
+    server.script = {"c0": [1, 1], "c1": [2], "c2": [3], "c5": [1], "c6": [2, 1]}
+    await rig.start()
+    notice_id = rig.db(publish)
+    shown = await rig.until(finished(notice_id))
+    by_group = {d["group"]: d for d in shown["deliveries"]}
+    assert len(by_group) == 8 and shown["status"] == "partly_failed"
+    assert by_group["群2"]["status"] == "dead" and by_group["群2"]["code"] == "310000"
+    for i in range(8):
+        delivered = sum(1 for p in server.posts if p["chat"] == f"c{i}")
+        expected_status = "dead" if i == 2 else "sent"
+        assert by_group[f"群{i}"]["status"] == expected_status
+        assert delivered == {0: 3, 1: 2, 2: 1, 5: 2, 6: 3}.get(i, 1)  # each success exactly once
+    assert by_group["群0"]["attempts"] == 3 and by_group["群3"]["attempts"] == 1
+    await asyncio.sleep(0.3)
+    assert len(server.posts) == 3 + 2 + 1 + 1 + 1 + 2 + 3 + 1  # nothing more after the end
+
+
+async def test_rate_limit_pauses_that_bot_only(rig: Rig, fake: Any) -> None:
+    server, _ = fake
+    server.script = {"c0": [2]}  # bot-a's first post is refused with retry_after 0.5 s
+    await rig.start()
+    notice_id = rig.db(publish)
+    await rig.until(finished(notice_id))
+    first = server.posts[0]["at"]
+    a_posts = [p["at"] - first for p in server.posts if p["chat"] in ("c0", "c1", "c2", "c3")]
+    b_posts = [p["at"] - first for p in server.posts if p["chat"] not in ("c0", "c1", "c2", "c3")]
+    assert max(b_posts) < 0.45  # bot-b never waited for bot-a's pause
+    assert sorted(a_posts)[1] >= 0.45  # bot-a sent nothing else during its pause
+
+
+async def test_split_message_rows_are_unique_and_report_least_advanced(rig: Rig, fake: Any) -> None:
+    server, _ = fake
+    rig.options = {"max_bytes": 200}
+    body = "\n\n".join(f"第{i}段：请各餐饮单位落实进货查验制度，做好记录。" for i in range(12))
+    notice_id = rig.db(lambda db: publish(db, to="群1", body=body))
+    server.script = {"c1": [3, 0]}
+    scheduler = await rig.start()
+    shown = await rig.until(finished(notice_id))
+    rows = rig.db(lambda db: list(db.query("SELECT part, status FROM deliveries WHERE notice_id = ?", [notice_id])))
+    assert len(rows) > 2 and rows[0]["status"] == "dead" and all(r["status"] == "dead" for r in rows)
+    assert shown["deliveries"] == [{**shown["deliveries"][0], "group": "群1", "status": "dead"}]
+    assert len(server.posts) == 1  # part 2 never goes out when part 1 is dead
+    assert await scheduler.fire(notice_id, 1) == 0  # a re-run adds nothing
+
+
+async def test_crash_leaves_uncertain_rows_that_are_not_resent(rig: Rig, fake: Any) -> None:
+    server, _ = fake
+    notice_id = rig.db(lambda db: publish(db, to="群1"))
+    await rig.start()
+    await rig.until(finished(notice_id))
+    assert len(server.posts) == 1
+    await rig.stop()
+    rig.db(lambda db: db.execute("UPDATE deliveries SET status = 'sending' WHERE notice_id = ?", [notice_id]))
+    scheduler = await rig.start()  # as after a kill -9 between the `sending` row and the outcome
+    assert scheduler.recovered == 1
+    shown = rig.db(notices.show, notice_id)
+    assert [d["status"] for d in shown["deliveries"]] == ["uncertain"] and shown["status"] == "partly_failed"
+    await asyncio.sleep(0.3)
+    assert len(server.posts) == 1  # not resent silently
+    assert rig.db(outbox.resend_uncertain, notice_id, "carol") == 1
+    await rig.until(finished(notice_id))
+    assert len(server.posts) == 2 and rig.db(notices.show, notice_id)["status"] == "done"
+
+
+def test_limiter_windows_and_pause() -> None:
+    now = [0.0]
+    limiter = outbox.Limiter(per_minute=20, per_second=5, clock_fn=lambda: now[0])
+    for _ in range(5):
+        assert limiter.wait_time() == 0
+        limiter.take()
+    assert limiter.wait_time() == pytest.approx(1.0)
+    for second in range(1, 4):
+        now[0] = float(second)
+        for _ in range(5):
+            limiter.take()
+    now[0] = 4.0
+    assert limiter.wait_time() == pytest.approx(56.0)  # 20 in the last minute: wait for the first to age out
+    limiter.pause(600)
+    assert limiter.wait_time() == pytest.approx(600.0)
+
+
+def all_sent(notice_id: int) -> Any:
+    def check(db: Any) -> Any:
+        rows = notices.show(db, notice_id)["deliveries"]
+        return rows if rows and all(d["status"] == "sent" for d in rows) else None
+    return check
+
+
+def ctx() -> Context:
+    return Context(knowledge=None, salt=b"test")  # type: ignore[arg-type]
+
+
+def inbound(text: str, chat: str, bot: str = "bot-a") -> Inbound:
+    return Inbound(platform="fakehttp", bot=bot, event_id=text + chat, text=text, chat=chat, sender="u1")
+
+
+async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -> None:
+    server, _ = fake
+    await rig.start()
+    recall = rig.db(lambda db: publish(db, to="群0,群1", kind="问题产品下架通知", reply_by="2099-01-01T17:00"))
+    await rig.until(all_sent(recall))
+    assert rig.db(notices.get_notice, recall)["status"] == "scheduled"  # reminders still to come
+    reply = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("已下架", "c0")))
+    assert reply.kind == "command" and "已确认" in reply.text
+    assert rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("你好", "c0"))) is None
+    shown = rig.db(notices.show, recall)
+    assert {d["group"]: d["acknowledged"] for d in shown["deliveries"]} == {"群0": True, "群1": False}
+    await rig.scheduler.fire(recall, 2)  # the first reply_by reminder
+    await rig.until(lambda db: db.execute("SELECT COUNT(*) FROM deliveries WHERE send_n = 2 AND status = 'sent'")
+                    .fetchone()[0] == 1)
+    assert [p["chat"] for p in server.posts][-1] == "c1" and "请回复" in server.posts[-1]["text"]
+    training = rig.db(lambda db: publish(db, to="群0", kind="培训通知", start="2099-02-01T09:00"))
+    await rig.until(finished(training))
+    reply = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名 张三 某某餐厅", "c0")))
+    assert "报名成功" in reply.text
+    usage = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名", "c0")))
+    assert "报名格式" in usage.text
+    assert [(r["name"], r["org"]) for r in rig.db(notices.roster, training)] == [("张三", "某某餐厅")]
+
+
+_CHILD = """
+import asyncio, sys, aiohttp
+from tests.test_outbox import HttpPlatform
+from config.settings import SchedulerConfig, Settings
+from scheduler import Scheduler
+from store import Store
+
+async def main(path, url):
+    store = Store(path)
+    store.start()
+    http = aiohttp.ClientSession()
+    adapters = {b: HttpPlatform(b, {"url": url}) for b in ("bot-a", "bot-b")}
+    settings = Settings(db=path, scheduler=SchedulerConfig(misfire_grace=3600, poll_interval=0.05))
+    await Scheduler(store, settings, adapters, lambda: http).start()
+    await asyncio.sleep(60)
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_sigkill_mid_post_is_uncertain_not_resent(rig: Rig, fake: Any) -> None:
+    server, _ = fake
+    server.delay = 30.0  # the child is killed while it waits for this answer
+    notice_id = rig.db(lambda db: publish(db, to="群1"))
+    root = Path(__file__).resolve().parent.parent
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", _CHILD, str(rig.path), rig.url, cwd=root)
+    try:
+        for _ in range(200):
+            if server.posts:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        child.kill()  # SIGKILL: no cleanup, no outcome written
+        await child.wait()
+    assert len(server.posts) == 1
+    server.delay = 0.0
+    scheduler = await rig.start()
+    assert scheduler.recovered == 1
+    await asyncio.sleep(0.3)
+    assert len(server.posts) == 1  # restart did not repeat it silently
+    assert [d["status"] for d in rig.db(notices.show, notice_id)["deliveries"]] == ["uncertain"]

@@ -1,0 +1,374 @@
+"""DingTalk adapter: official vectors on the pure functions, pushes and replies against a fake DingTalk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from errors import (
+    BadPayload,
+    BadSignature,
+    ConfigError,
+    MissingSignature,
+    PermanentError,
+    RateLimited,
+    TemporaryError,
+)
+from platforms import Inbound, Message, RawRequest, Target, create
+from platforms.dingtalk import DingTalkPlatform, sign, signed_url, strip_mention
+from tests.fakes.dingtalk import FakeDingTalk, Robot
+
+# Copied byte for byte from PLATFORMS.md §2.3: "SEC" followed by 63 zeros.
+SECRET = "SEC000000000000000000000000000000000000000000000000000000000000000"
+APP_SECRET = "appSecretExample1234567890"
+TOKEN = "0123456789abcdef0123456789abcdef"
+T0 = 1735000000.0  # the vectors' timestamp, in seconds
+
+Server = Callable[..., Awaitable[TestServer]]
+
+
+def event_body(**override: Any) -> bytes:
+    body = {
+        "msgtype": "text", "text": {"content": "@食药监小助手 药店营业时间?"}, "msgId": "msgABC123",
+        "createAt": 1735000000000, "conversationType": "2", "conversationId": "cidGroup==",
+        "conversationTitle": "餐饮-东区", "senderId": "$:LWCP_v1:$abc", "senderNick": "张三",
+        "senderStaffId": "staff001", "chatbotUserId": "$:LWCP_v1:$bot", "isInAtList": True,
+        "sessionWebhook": "https://oapi.dingtalk.com/robot/sendBySession?session=s1",
+        "sessionWebhookExpiredTime": 1735005400000,
+    }
+    body.update(override)
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def request(body: bytes = b"{}", now: float = T0, /, **headers: str) -> RawRequest:
+    return RawRequest("POST", {}, headers, body, now)
+
+
+def signed(body: bytes, now: float = T0, stamp: int = 1735000000000) -> RawRequest:
+    return request(body, now, timestamp=str(stamp), sign=sign(APP_SECRET, stamp))
+
+
+def receiver(**options: Any) -> DingTalkPlatform:
+    return DingTalkPlatform("dt", {"app_secret": APP_SECRET, **options})
+
+
+def pusher(base: str, **options: Any) -> DingTalkPlatform:
+    plat = DingTalkPlatform("dt", {"webhook": f"https://oapi.dingtalk.com/robot/send?access_token={TOKEN}",
+                                   "api_base": base, "secret": SECRET, **options})
+    plat.clock = lambda: T0
+    plat.timeout = 0.5
+    return plat
+
+
+@pytest.fixture
+def fake() -> FakeDingTalk:
+    fake = FakeDingTalk(clock=lambda: T0)
+    fake.add_robot(Robot(TOKEN, secret=SECRET, keywords=("食药监",)))
+    return fake
+
+
+@pytest.fixture
+async def base(aiohttp_server: Server, fake: FakeDingTalk) -> str:
+    server = await aiohttp_server(fake.app())
+    return str(server.make_url("")).rstrip("/")
+
+
+# --- signatures: official vectors ------------------------------------------------------------------
+@pytest.mark.parametrize(("stamp", "encoded"), [
+    (1735000000000, "WKd2tv48MdLw5y73k16jmzna7CuWN43feCRwuSCiYTs%3D"),
+    (1735000000001, "76tqsaOVz9uoF%2FpCjJ3HDOw%2BYzWFS3bONT5Vw14%2BVsc%3D"),
+])
+def test_push_sign_vectors(stamp: int, encoded: str) -> None:
+    url = signed_url(f"https://oapi.dingtalk.com/robot/send?access_token={TOKEN}", SECRET, stamp)
+    assert url.endswith(f"&timestamp={stamp}&sign={encoded}")
+
+
+def test_inbound_vector_verifies_with_window_disabled() -> None:
+    plat = receiver(max_skew=0)
+    req = request(b"{}", time.time(), timestamp="1735000000000", sign="McPdUcBsP038i6zQBFzPaf0OqqPBgn6KoBgPNIcFHuU=")
+    plat.verify(req)
+
+
+def test_inbound_vector_is_stale_with_the_window_on() -> None:
+    req = request(b"{}", time.time(), timestamp="1735000000000", sign="McPdUcBsP038i6zQBFzPaf0OqqPBgn6KoBgPNIcFHuU=")
+    with pytest.raises(BadSignature, match="stale"):
+        receiver().verify(req)
+
+
+@pytest.mark.parametrize(("offset", "ok"), [(3599, True), (-3599, True), (3601, False), (-3601, False)])
+def test_skew_window_is_one_hour_both_ways(offset: int, ok: bool) -> None:
+    req = signed(b"{}", now=T0 + offset)
+    if ok:
+        receiver().verify(req)
+    else:
+        with pytest.raises(BadSignature):
+            receiver().verify(req)
+
+
+@pytest.mark.parametrize(("headers", "error"), [
+    ({}, MissingSignature),
+    ({"timestamp": "1735000000000"}, MissingSignature),
+    ({"sign": "McPdUcBsP038i6zQBFzPaf0OqqPBgn6KoBgPNIcFHuU="}, MissingSignature),
+    ({"timestamp": "1735000000000", "sign": "McPdUcBsP038i6zQBFzPaf0OqqPBgn6KoBgPNIcFHuU%3D"}, BadSignature),
+    ({"timestamp": "1735000000001", "sign": "McPdUcBsP038i6zQBFzPaf0OqqPBgn6KoBgPNIcFHuU="}, BadSignature),
+    ({"timestamp": "17350000000OO", "sign": "McPdUcBsP038i6zQBFzPaf0OqqPBgn6KoBgPNIcFHuU="}, BadSignature),
+])
+def test_missing_or_wrong_sign_refused(headers: dict[str, str], error: type[Exception]) -> None:
+    with pytest.raises(error) as caught:
+        receiver().verify(request(**headers))
+    assert caught.value.status == (401 if error is MissingSignature else 403)  # type: ignore[attr-defined]
+
+
+def test_push_only_bot_refuses_inbound() -> None:
+    plat = DingTalkPlatform("dt", {"webhook": "https://oapi.dingtalk.com/robot/send?access_token=x"})
+    assert not plat.can_receive and plat.can_push
+    with pytest.raises(BadSignature):
+        plat.verify(signed(b"{}"))
+
+
+# --- parse -----------------------------------------------------------------------------------------
+def test_parse_group_mention() -> None:
+    [event] = receiver().parse(signed(event_body()))
+    assert event == Inbound(
+        platform="dingtalk", bot="dt", event_id="msgABC123", text="药店营业时间?", chat="cidGroup==",
+        chat_type="group", sender="staff001", sender_name="张三",
+        handle={"sessionWebhook": "https://oapi.dingtalk.com/robot/sendBySession?session=s1",
+                "sessionWebhookExpiredTime": 1735005400000, "senderStaffId": "staff001"},
+    )
+
+
+@pytest.mark.parametrize(("content", "text"), [
+    (" 药店营业时间?", "药店营业时间?"),  # DingTalk usually drops the mention and leaves a space
+    ("@食药监小助手\u2005药店营业时间?", "药店营业时间?"),
+    ("药店 @张三 营业时间?", "药店 @张三 营业时间?"),
+    ("@食药监小助手", ""),
+])
+def test_strip_mention(content: str, text: str) -> None:
+    assert strip_mention(content) == text
+
+
+def test_parse_single_chat_uses_sender_id_without_staff_id() -> None:
+    body = event_body(conversationType="1", senderStaffId=None, conversationId="cidSingle")
+    [event] = receiver().parse(signed(body))
+    assert (event.chat, event.chat_type, event.sender) == ("", "single", "$:LWCP_v1:$abc")
+
+
+def test_non_text_is_ignored() -> None:
+    body = event_body(msgtype="picture", text=None, content={"downloadCode": "x"})
+    assert receiver().parse(signed(body)) == []
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1]", b"\xff\xfe", event_body(msgId=""), event_body(text={})])
+def test_malformed_body(body: bytes) -> None:
+    with pytest.raises(BadPayload):
+        receiver().parse(signed(body))
+
+
+# --- config ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("options", [{"webhook": ""}, {"app_secret": APP_SECRET, "max_skew": -1},
+                                     {"app_secret": APP_SECRET, "max_skew": "1h"},
+                                     {"app_secret": APP_SECRET, "keyword": 3}, {"app_secret": "x", "token": "y"}])
+def test_bad_config(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError):
+        create("dt", "dingtalk", options)
+
+
+def test_repr_hides_secrets() -> None:
+    plat = pusher("http://x", app_secret=APP_SECRET)
+    assert TOKEN not in repr(plat) and SECRET not in repr(plat) and APP_SECRET not in repr(plat)
+
+
+# --- render ----------------------------------------------------------------------------------------
+def test_render_markdown_with_keyword_and_title() -> None:
+    message = Message("**停业**通知：\n- 东区\n[详情](https://e.x/1)", "公告")
+    [body] = pusher("http://x", keyword="食药监").render(message)
+    assert body == {"msgtype": "markdown", "markdown": {
+        "title": "公告", "text": "### 公告\n\n**停业**通知：\n- 东区\n[详情](https://e.x/1)\n\n食药监"}}
+
+
+def test_render_keeps_text_when_keyword_present_and_titles_from_body() -> None:
+    plat = pusher("http://x", keyword=["市场监管", "食药监"])
+    [body] = plat.render(Message("# 食药监提醒\n正文", mention_all=True))
+    assert body["markdown"] == {"title": "食药监提醒", "text": "# 食药监提醒\n正文"}
+    assert body["at"] == {"isAtAll": True}
+
+
+def test_render_splits_long_messages_each_with_keyword() -> None:
+    plat = pusher("http://x", keyword="食药监")
+    body = "\n\n".join(f"第{i}段：" + "药品安全" * 60 for i in range(40))
+    parts = plat.render(Message(body, "长公告", mention_all=True))
+    assert len(parts) > 3
+    for part in parts:
+        text = part["markdown"]["text"]
+        assert len(text.encode()) <= plat.max_bytes and "食药监" in text and part["markdown"]["title"] == "长公告"
+    assert [("at" in p) for p in parts] == [True] + [False] * (len(parts) - 1)
+
+
+# --- send against the fake -------------------------------------------------------------------------
+async def test_send_success_signs_once(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk) -> None:
+    plat = pusher(base, keyword="食药监")
+    await plat.send(http, Target("dt"), plat.render(Message("明日抽检", "通知"))[0])
+    [sent] = fake.sent
+    assert sent["body"]["markdown"]["text"] == "### 通知\n\n明日抽检\n\n食药监"
+    assert sent["query"].endswith("&timestamp=1735000000000&sign=WKd2tv48MdLw5y73k16jmzna7CuWN43feCRwuSCiYTs%3D")
+
+
+async def test_send_sign_with_plus_and_slash(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk) -> None:
+    plat = pusher(base, keyword="食药监")
+    plat.clock = lambda: 1735000000.001
+    await plat.send(http, Target("dt"), plat.render(Message("正文"))[0])
+    assert fake.sent[0]["query"].endswith("sign=76tqsaOVz9uoF%2FpCjJ3HDOw%2BYzWFS3bONT5Vw14%2BVsc%3D")
+
+
+async def test_send_long_message_all_parts_accepted(http: aiohttp.ClientSession, base: str,
+                                                    fake: FakeDingTalk) -> None:
+    plat = pusher(base, keyword="食药监")
+    body = "\n".join(f"{i}. " + "餐饮服务单位应当" * 30 for i in range(60))
+    for part in plat.render(Message(body, "长通知")):
+        await plat.send(http, Target("dt"), part)
+    assert len(fake.sent) > 4
+    assert all(len(json.dumps(s["body"], ensure_ascii=False).encode()) < 20000 for s in fake.sent)
+
+
+@pytest.mark.parametrize(("script", "error", "code"), [
+    ({"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"}, RateLimited, 130101),
+    ({"errcode": 310000, "errmsg": "ip 1.2.3.4 not in whitelist"}, PermanentError, 310000),
+    ({"errcode": 300001, "errmsg": "token is not exist"}, PermanentError, 300001),
+    ({"errcode": -1, "errmsg": "系统繁忙"}, TemporaryError, -1),
+    ({"status": 500}, TemporaryError, 500),
+    ({"status": 502}, TemporaryError, 502),
+    ({"status": 404}, PermanentError, 404),
+    ({"delay": 2.0}, TemporaryError, "timeout"),
+])
+async def test_scripted_errors(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk,
+                               script: dict[str, Any], error: type[Exception], code: object) -> None:
+    fake.answer_next(**script)
+    plat = pusher(base, keyword="食药监")
+    with pytest.raises(error) as caught:
+        await plat.send(http, Target("dt"), plat.render(Message("正文"))[0])
+    assert caught.value.code == code  # type: ignore[attr-defined]
+    if error is RateLimited:
+        assert caught.value.retry_after == 600  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("options", "clock", "errmsg"), [
+    ({"secret": "SEC" + "1" * 63}, T0, "sign not match"),
+    ({}, T0 - 3601, "invalid timestamp"),
+    ({"keyword": ""}, T0, "keywords not in content"),
+])
+async def test_fake_refuses_like_dingtalk(http: aiohttp.ClientSession, base: str, options: dict[str, Any],
+                                          clock: float, errmsg: str) -> None:
+    plat = pusher(base, **{"keyword": "食药监", **options})
+    plat.clock = lambda: clock
+    with pytest.raises(PermanentError, match=errmsg) as caught:
+        await plat.send(http, Target("dt"), plat.render(Message("正文"))[0])
+    assert caught.value.code == 310000
+
+
+async def test_twenty_per_minute_then_locked(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk) -> None:
+    plat = pusher(base, keyword="食药监")
+    body = plat.render(Message("正文"))[0]
+    for _ in range(20):
+        await plat.send(http, Target("dt"), body)
+    with pytest.raises(RateLimited):
+        await plat.send(http, Target("dt"), body)
+    fake.clock = lambda: T0 + 120
+    plat.clock = lambda: T0 + 120
+    with pytest.raises(RateLimited):  # still inside the 10-minute lockout
+        await plat.send(http, Target("dt"), body)
+
+
+async def test_connection_refused_is_temporary(http: aiohttp.ClientSession, unused_tcp_port: int) -> None:
+    plat = pusher(f"http://127.0.0.1:{unused_tcp_port}")
+    with pytest.raises(TemporaryError):
+        await plat.send(http, Target("dt"), plat.render(Message("正文"))[0])
+
+
+async def test_no_secret_in_logs_or_errors(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    plat = pusher(base, keyword="食药监")
+    await plat.send(http, Target("dt"), plat.render(Message("正文"))[0])
+    fake.answer_next(status=500)
+    with pytest.raises(TemporaryError) as caught:
+        await plat.send(http, Target("dt"), plat.render(Message("正文"))[0])
+    ours = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("aiohttp.access"))
+    assert "dt: sent markdown to 127.0.0.1/robot/send?access_token=0123…" in ours
+    for secret in (TOKEN, SECRET):
+        assert secret not in ours and secret not in str(caught.value)
+
+
+# --- reply through the sessionWebhook ----------------------------------------------------------------
+def reply_event(base: str, expires: int = 1735005400000, chat_type: str = "group") -> Inbound:
+    return Inbound("dingtalk", "dt", "m1", "问题", "cid", chat_type, "staff001", "张三",
+                   {"sessionWebhook": f"{base}/robot/sendBySession?session=s1",
+                    "sessionWebhookExpiredTime": expires, "senderStaffId": "staff001"})
+
+
+async def test_reply_posts_to_session_webhook(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk) -> None:
+    plat = receiver()
+    plat.clock = lambda: T0
+    await plat.reply(http, reply_event(base), "周一至周日 8:00-22:00")
+    assert fake.replies == [{"session": "s1", "body": {
+        "msgtype": "text", "text": {"content": "周一至周日 8:00-22:00"}, "at": {"atUserIds": ["staff001"]}}}]
+
+
+async def test_reply_after_expiry_is_permanent(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk) -> None:
+    plat = receiver()
+    plat.clock = lambda: T0 + 2 * 3600
+    with pytest.raises(PermanentError, match="sessionWebhook 已过期"):
+        await plat.reply(http, reply_event(base), "答复")
+    assert fake.replies == []
+
+
+async def test_reply_errcode_is_read(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk) -> None:
+    fake.answer_next(errcode=130101, errmsg="send too fast")
+    plat = receiver()
+    plat.clock = lambda: T0
+    with pytest.raises(RateLimited):
+        await plat.reply(http, reply_event(base), "答复")
+
+
+# --- end to end through the gateway -------------------------------------------------------------------
+E2E_CONFIG = """
+[[bots]]
+name = "dt-main"
+platform = "dingtalk"
+app_secret = "env:DT_APP_SECRET"
+"""
+
+
+async def test_gateway_replies_through_session_webhook(aiohttp_client: Any, tmp_path: Any, base: str,
+                                                       fake: FakeDingTalk) -> None:
+    from bot import create_app
+    from config import load_settings
+
+    path = tmp_path / "gongkai.toml"
+    path.write_text(E2E_CONFIG, encoding="utf-8")
+    settings = load_settings(str(path), environ={"DT_APP_SECRET": APP_SECRET}, db=str(tmp_path / "t.db"))
+    client = await aiohttp_client(create_app(settings))
+    now_ms = int(time.time() * 1000)
+    body = event_body(createAt=now_ms, sessionWebhook=f"{base}/robot/sendBySession?session=e2e",
+                      sessionWebhookExpiredTime=now_ms + 90 * 60 * 1000)
+    headers = {"timestamp": str(now_ms), "sign": sign(APP_SECRET, now_ms), "Content-Type": "application/json"}
+    assert (await client.post("/hooks/dingtalk/dt-main", data=body)).status == 401
+    resp = await client.post("/hooks/dingtalk/dt-main", data=body, headers=headers)
+    assert resp.status == 200
+    for _ in range(200):  # the reply is deferred to a worker: wait for it, at most 2 s
+        if fake.replies:
+            break
+        await asyncio.sleep(0.01)
+    [reply] = fake.replies
+    assert reply["session"] == "e2e" and reply["body"]["msgtype"] == "text"
+    assert reply["body"]["text"]["content"] and reply["body"]["at"] == {"atUserIds": ["staff001"]}
+    assert (await client.post("/hooks/dingtalk/dt-main", data=body, headers=headers)).status == 200
+    await asyncio.sleep(0.05)
+    assert len(fake.replies) == 1  # a repeated msgId is answered once
