@@ -49,15 +49,21 @@ def _body(args: argparse.Namespace) -> str | None:
     return getattr(args, "body", None)
 
 
+SEND_KINDS = {"notice": "通知", "reminder": "提醒", "ack_reminder": "催办", "cron": "定期"}
+SEND_STATUS = {"pending": "待发送", "fired": "已发出", "missed": "已错过", "cancelled": "已取消"}
+
+
 def _summary(n: dict[str, Any]) -> str:
     return f"#{n['id']} [{n['status_text']}] {n['kind']}《{n['title']}》 目标={n['audience']} 起草={n['author']}"
 
 
 def _show_text(n: dict[str, Any]) -> str:
     lines = [_summary(n), "", n["body"], ""]
-    lines += [f"{k}: {v}" for k, v in n["fields"].items()]
+    labels = templates.FIELDS.get(n["kind"], {})
+    lines += [f"{labels.get(k, k)}：{v}" for k, v in n["fields"].items()]
     lines += [f"⚠ {f['label']}：{f['value']}" for f in n["findings"]]
-    lines += [f"发送 {s['n']} {s['kind']} {s['due_at']} {s['status']} {s['late_text']}".rstrip() for s in n["sends"]]
+    lines += [f"发送 {s['n']} {SEND_KINDS.get(s['kind'], s['kind'])} {s['due_at']} "
+              f"{SEND_STATUS.get(s['status'], s['status'])} {s['late_text']}".rstrip() for s in n["sends"]]
     lines += [f"  {d['group']}: {STATUS_TEXT.get(d['status'], d['status'])} 尝试 {d['attempts']} 次"
               f"{' 已确认' if d['acknowledged'] else ''}{' ' + d['error'] if d['error'] else ''}" for d in n["deliveries"]]
     lines += [f"{a['at']} {a['who']} {a['action']} {a['detail']}" for a in n["audit"]]

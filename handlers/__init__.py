@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -75,8 +75,11 @@ def _handlers() -> list[Handler]:
     return [commands.handle, notice_commands.handle, enquiry.handle]
 
 
-def handle_inbound(db: Database, ctx: Context, event: Inbound) -> tuple[Reply, bool]:
-    """(reply, duplicate). Runs inside the caller's transaction; a duplicate writes nothing."""
+def handle_inbound(db: Database, ctx: Context, event: Inbound, deferred: bool = False) -> tuple[Reply, bool]:
+    """(reply, duplicate). Runs inside the caller's transaction; a duplicate writes nothing.
+
+    `deferred`: the answer is posted later (not in the HTTP response), so it is queued in `replies` here,
+    in the same transaction as the event, and survives a crash before it is posted."""
     row = db.execute("SELECT reply FROM inbound WHERE platform = ? AND event_id = ?",
                      [event.platform, event.event_id]).fetchone()
     if row is not None:
@@ -93,6 +96,10 @@ def handle_inbound(db: Database, ctx: Context, event: Inbound) -> tuple[Reply, b
                        [enquiry_id, reply.request_id])
     insert_row(db, "inbound", {"platform": event.platform, "event_id": event.event_id, "bot": event.bot,
                                "received_at": at, "reply": dumps(reply.as_dict())})
+    if deferred:
+        insert_row(db, "replies", {"platform": event.platform, "event_id": event.event_id, "bot": event.bot,
+                                   "event": dumps(asdict(event)), "text": reply.text, "status": "queued",
+                                   "created_at": at})
     return reply, False
 
 

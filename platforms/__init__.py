@@ -120,8 +120,9 @@ class Platform:
                 for key in keys:
                     if not self.options.get(key):
                         raise ConfigError(f"{where} {key}: required for a {self.name} bot that can {role}")
-        self.can_receive = has_receive or not self.receive_keys
-        self.can_push = has_push or not self.push_keys
+        # A role is available when its keys are configured and the adapter implements it at all.
+        self.can_receive = (has_receive or not self.receive_keys) and type(self).parse is not Platform.parse
+        self.can_push = (has_push or not self.push_keys) and type(self).send is not Platform.send
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} bot={self.bot!r}>"

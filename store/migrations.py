@@ -148,3 +148,15 @@ def m003_notices(db: Database) -> None:
         " name TEXT NOT NULL, org TEXT NOT NULL, sender TEXT NOT NULL DEFAULT '', at TEXT NOT NULL,"
         " UNIQUE (notice_id, name, org))"
     )
+
+
+@migrations()
+def m004_replies(db: Database) -> None:
+    # A deferred chat answer (sessionWebhook, response_url, reply API) is a row before it is posted, so a
+    # crash between answering and posting leaves it queued and the next start posts it.
+    db.execute(
+        "CREATE TABLE replies (platform TEXT NOT NULL, event_id TEXT NOT NULL, bot TEXT NOT NULL,"
+        " event TEXT NOT NULL, text TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+        " error TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, PRIMARY KEY (platform, event_id))"
+    )
+    db.execute("CREATE INDEX replies_status ON replies(status, created_at)")

@@ -372,3 +372,42 @@ async def test_gateway_replies_through_session_webhook(aiohttp_client: Any, tmp_
     assert (await client.post("/hooks/dingtalk/dt-main", data=body, headers=headers)).status == 200
     await asyncio.sleep(0.05)
     assert len(fake.replies) == 1  # a repeated msgId is answered once
+
+
+async def test_reply_queued_before_a_crash_is_posted_at_the_next_start(
+        aiohttp_client: Any, tmp_path: Any, base: str, fake: FakeDingTalk) -> None:
+    """The answer is a `replies` row written with the event; a gateway that died before posting posts it
+    when it starts again, and only once."""
+    from bot import create_app
+    from config import load_settings
+    from handlers import Context, handle_inbound, installation_salt
+    from knowledge import Knowledge
+    from store import open_db, transaction
+
+    path = tmp_path / "gongkai.toml"
+    path.write_text(E2E_CONFIG, encoding="utf-8")
+    settings = load_settings(str(path), environ={"DT_APP_SECRET": APP_SECRET}, db=str(tmp_path / "t.db"))
+    now_ms = int(time.time() * 1000)
+    raw = signed(event_body(createAt=now_ms, sessionWebhook=f"{base}/robot/sendBySession?session=crash",
+                            sessionWebhookExpiredTime=now_ms + 90 * 60 * 1000), now_ms / 1000, now_ms)
+    [event] = DingTalkPlatform("dt-main", settings.bots[0].options).parse(raw)
+    db = open_db(settings.db)  # the first gateway: the event is answered and committed, then it dies
+    with transaction(db):
+        ctx = Context(knowledge=Knowledge.build([]), salt=installation_salt(db))
+        handle_inbound(db, ctx, event, True)
+    assert [r["status"] for r in db["replies"].rows] == ["queued"]
+    db.close()
+    await aiohttp_client(create_app(settings))  # the second gateway starts
+    for _ in range(200):
+        if fake.replies:
+            break
+        await asyncio.sleep(0.01)
+    assert [r["session"] for r in fake.replies] == ["crash"]
+    for _ in range(200):
+        db = open_db(settings.db)
+        status = [r["status"] for r in db["replies"].rows]
+        db.close()
+        if status == ["sent"]:
+            break
+        await asyncio.sleep(0.01)
+    assert status == ["sent"]

@@ -74,7 +74,7 @@ async def hook(request: web.Request) -> web.Response:
             return _response(platform.duplicate(events[0], reply.as_dict()))
         return _response(platform.inline(events[0], reply.text, reply.as_dict()))
     for event in events:
-        reply, duplicate = await gateway.handle(event)
+        reply, duplicate = await gateway.handle(event, deferred=True)
         if not duplicate:
             gateway.reply_later(platform, event, reply.text)
     return _response(platform.ack(events))

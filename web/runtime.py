@@ -10,11 +10,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 from sqlite_utils import Database
 
+import clock
 import platforms
 from config import Settings
 from errors import DeliveryError, RateLimited, TemporaryError
@@ -22,12 +24,13 @@ from handlers import Context, Reply, handle_inbound, installation_salt
 from knowledge import Knowledge
 from knowledge.catalog import all_items, seed_demo
 from platforms import Inbound, Platform
-from store import Store, revisions
+from store import Store, loads, revisions
 
 __all__ = ["Gateway"]
 
 log = logging.getLogger(__name__)
 _REPLY_ATTEMPTS = 3
+_REPLY_MAX_AGE = 3600  # seconds; WeCom's response_url lives 1 h, DingTalk's sessionWebhook ~90 min
 _REPLY_MAX_WAIT = 30.0  # seconds; a chat answer later than this is no answer
 
 
@@ -52,6 +55,7 @@ class Gateway:
         await self.reload_catalog()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self._spawn(self._reply_worker())
+        await self._requeue_replies()
         self._spawn(self._poll())
         from scheduler import Scheduler
 
@@ -90,34 +94,47 @@ class Gateway:
         self.ctx.items = {item["id"]: item for item in items}
         log.info("catalog: %d items indexed in %.0f ms", len(items), (time.perf_counter() - started) * 1000)
 
-    async def handle(self, event: Inbound) -> tuple[Reply, bool]:
-        """Dedupe, answer and log one event in one transaction."""
+    async def handle(self, event: Inbound, deferred: bool = False) -> tuple[Reply, bool]:
+        """Dedupe, answer and log one event in one transaction (queuing the answer when `deferred`)."""
         assert self.ctx is not None
-        return await self.store.run(handle_inbound, self.ctx, event)
+        return await self.store.run(handle_inbound, self.ctx, event, deferred)
 
     def reply_later(self, platform: Platform, event: Inbound, text: str) -> None:
         self._replies.put_nowait((platform, event, text))
 
+    async def _requeue_replies(self) -> None:
+        """Answers queued before a crash and not yet posted: post them now, unless too old to matter."""
+        since = clock.iso(clock.now() - timedelta(seconds=_REPLY_MAX_AGE))
+        for row in await self.store.run(_queued_replies, since):
+            platform = self.platforms.get(row["bot"])
+            if platform is not None:
+                self.reply_later(platform, Inbound(**loads(row["event"])), row["text"])
+
     async def _reply_worker(self) -> None:
         while True:
             platform, event, text = await self._replies.get()
-            for attempt in range(1, _REPLY_ATTEMPTS + 1):
-                try:
-                    await platform.reply(self.http, event, text)
-                    break
-                except (TemporaryError, RateLimited) as exc:
-                    delay = getattr(exc, "retry_after", 0.5 * 2**attempt)
-                    log.warning("reply to %s/%s failed (%s), attempt %d", event.platform, event.bot, exc, attempt)
-                    if attempt == _REPLY_ATTEMPTS or delay > _REPLY_MAX_WAIT:  # a locked-out robot: give up
-                        log.error("reply to %s/%s dropped after %d attempts", event.platform, event.bot, attempt)
-                        break
-                    await asyncio.sleep(delay)
-                except DeliveryError as exc:
-                    log.error("reply to %s/%s dropped: %s", event.platform, event.bot, exc)
-                    break
-                except Exception:  # a bug in an adapter must not stop the worker
-                    log.exception("reply to %s/%s crashed", event.platform, event.bot)
-                    break
+            status, attempts, error = await self._post_reply(platform, event, text)
+            await self.store.run(_mark_reply, event.platform, event.event_id, status, attempts, error)
+
+    async def _post_reply(self, platform: Platform, event: Inbound, text: str) -> tuple[str, int, str]:
+        """(status, attempts, error): a few quick retries, then give up; a chat answer late is no answer."""
+        for attempt in range(1, _REPLY_ATTEMPTS + 1):
+            try:
+                await platform.reply(self.http, event, text)
+                return "sent", attempt, ""
+            except (TemporaryError, RateLimited) as exc:
+                delay = getattr(exc, "retry_after", 0.5 * 2**attempt)
+                log.warning("reply to %s/%s failed (%s), attempt %d", event.platform, event.bot, exc, attempt)
+                if attempt == _REPLY_ATTEMPTS or delay > _REPLY_MAX_WAIT:  # e.g. a locked-out robot
+                    return "failed", attempt, str(exc)
+                await asyncio.sleep(delay)
+            except DeliveryError as exc:
+                log.error("reply to %s/%s dropped: %s", event.platform, event.bot, exc)
+                return "dead", attempt, str(exc)
+            except Exception as exc:  # a bug in an adapter must not stop the worker
+                log.exception("reply to %s/%s crashed", event.platform, event.bot)
+                return "dead", attempt, repr(exc)
+        return "failed", _REPLY_ATTEMPTS, ""
 
     async def _poll(self) -> None:
         """Pick up changes written by the CLI (catalog import ...) within a poll interval."""
@@ -135,3 +152,14 @@ class Gateway:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)  # keep a reference: the loop only holds weak ones
         task.add_done_callback(self._tasks.discard)
+
+
+def _queued_replies(db: Database, since: str) -> list[dict[str, Any]]:
+    """Queued answers newer than `since`; older ones are marked expired (their reply handle is gone)."""
+    db.execute("UPDATE replies SET status = 'expired' WHERE status = 'queued' AND created_at < ?", [since])
+    return list(db.query("SELECT bot, event, text FROM replies WHERE status = 'queued' ORDER BY created_at"))
+
+
+def _mark_reply(db: Database, platform: str, event_id: str, status: str, attempts: int, error: str) -> None:
+    db.execute("UPDATE replies SET status = ?, attempts = ?, error = ? WHERE platform = ? AND event_id = ?",
+               [status, attempts, error, platform, event_id])
