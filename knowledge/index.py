@@ -1,0 +1,298 @@
+"""The catalog index: BM25 with field weights over postings, and the rule that decides when not to answer.
+
+Scores are precomputed per posting at build time (idf x saturated, length-normalised, field-weighted tf) and
+each posting list is sorted best first, so a search reads only the head of each of its terms' lists
+(champion lists) and rescores the few best candidates exactly from their forward weights. The abstain rule does not trust the score: an
+item answers only if it covers most of what the question asks (content terms weighted by idf, unknown terms
+heavily), shares a topic word with it, holds the year or period asked for, and names any business named.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from knowledge import Answer, Match
+from knowledge.text import Analysis, Period, analyze, lexicon, normalize, rarity, subterms
+
+__all__ = ["Knowledge"]
+
+FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "body": 1.0, "meta": 0.3}
+K1, B = 1.2, 0.75
+SUBTERM_WEIGHT = 0.4  # a part of a long word (许可证 in 食品经营许可证) counts for less than the word
+RETIRED_FACTOR = 0.7  # a 已废止 item ranks below a current one on the same subject
+MIN_COVERAGE = 0.4  # share of the question's content weight the best item must hold
+ALTERNATIVE_RATIO = 0.5  # a runner-up within this share of the best score is offered as 您是不是想问
+UNKNOWN_SOFT = 0.3  # weight factor of unknown single characters and describing words (路边, 附近)
+CANDIDATES = 8  # items re-checked after ranking (retired penalty, coverage)
+CHAMPIONS = 80  # postings per term read to find candidates (lists are sorted by weight, best first)
+RESCORE = 24  # candidates scored exactly when some list was cut short
+VARIANT_WEIGHT = 0.4  # the word a synonym replaced (农家乐) still counts a little, for the item that uses it
+DATE_WEIGHT = 1.5  # a year or period asked for weighs more than an ordinary word
+HOWTO_FACTOR = 1.15  # a how-to question (怎么办, 需要什么) leans to 办事指南 items
+HOWTO_CUES = ("怎么", "如何", "咋", "怎样", "要什么", "要啥", "需要什么", "办理", "办啥", "办什么", "手续", "流程",
+              "材料", "条件", "去哪办", "在哪办")
+GUIDE_TITLE_WORDS = ("指南", "须知", "程序", "办理", "流程")  # titles that read as instructions
+RARE_DF = 2  # a body word in at most this many items is specific enough to show the question is on topic
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """What the abstain rule needs to know about one indexed item."""
+
+    match: Match
+    weights: dict[str, float]  # term -> its BM25 weight in this item: the forward index (coverage, rescoring)
+    topic: frozenset[str]
+    text: str
+    years: frozenset[int]
+    dated: bool
+    title_periods: tuple[Period, ...]
+    retired: bool
+
+
+def _field_texts(item: Mapping[str, Any]) -> dict[str, str]:
+    """The searchable fields of a catalog item (keywords may be a list or a ;-separated string)."""
+    keywords = item.get("keywords") or []
+    if isinstance(keywords, str):
+        keywords = keywords.split(";")
+    return {"title": str(item.get("title") or ""), "keywords": " ".join(map(str, keywords)),
+            "body": str(item.get("body") or "")}
+
+
+def _with_subterms(analysis: Analysis) -> dict[str, float]:
+    """Term counts of a field, parts of long words and replaced synonyms included at a reduced count."""
+    counts: dict[str, float] = defaultdict(float)
+    for tok in analysis.tokens:
+        counts[tok] += 1.0
+        for part in subterms(tok):
+            counts[part] += SUBTERM_WEIGHT
+    for variant in analysis.variants:
+        counts[variant] += VARIANT_WEIGHT
+    return counts
+
+
+def _published_year(item: Mapping[str, Any]) -> int | None:
+    value = str(item.get("published") or "")
+    return int(value[:4]) if value[:4].isdigit() else None
+
+
+class Knowledge:
+    """An immutable index over catalog items; build a new one when the catalog changes."""
+
+    def __init__(self, items: list[_Item], postings: dict[str, list[tuple[int, float]]],
+                 idf: dict[str, float]) -> None:
+        self._items = items
+        self._postings = postings
+        self._idf = idf
+        n = len(items)
+        self._idf_unknown = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @classmethod
+    def build(cls, items: Iterable[Mapping[str, Any]]) -> Knowledge:
+        """Index items once: per-field token counts, then one precomputed BM25 weight per posting."""
+        records, field_counts = [], []
+        for raw in items:
+            item, counts = _analyze_item(raw)
+            records.append(item)
+            field_counts.append(counts)
+        postings, idf = _weigh(field_counts)
+        for term, plist in postings.items():
+            for doc, weight in plist:
+                records[doc].weights[term] = weight
+        return cls(records, postings, idf)
+
+    def search(self, question: str, top_k: int = 3, today: date | None = None) -> Answer:
+        """Rank items for a question and decide whether the best one really answers it."""
+        query = analyze(question, today or date.today())
+        content = [t for t in query.tokens if not _is_date_token(t)]
+        if not content:
+            return Answer(False, [], "no_terms")
+        scores = self._accumulate(_query_terms(query))
+        if not scores:
+            return Answer(False, [], "no_match")
+        ranked = self._rank(scores, _is_howto(query.text))
+        best_idx, best_score = ranked[0]
+        reason = self._abstain_reason(query, content, self._items[best_idx])
+        matches = [_rescored(self._items[i].match, s) for i, s in ranked[:top_k]]
+        alternatives = sum(1 for i, s in ranked[1:top_k] if s >= ALTERNATIVE_RATIO * best_score
+                           and self._coverage(content, self._items[i]) >= MIN_COVERAGE)
+        return Answer(reason == "", matches, reason, alternatives)
+
+    def _accumulate(self, terms: dict[str, float]) -> dict[int, float]:
+        """Gather candidates from each term's champion postings (highest weights first), then score the
+        best of them exactly from their own term weights; exact outright when every list is short."""
+        partial: dict[int, float] = defaultdict(float)
+        truncated = False
+        for term, weight in terms.items():
+            plist = self._postings.get(term, ())
+            reach = CHAMPIONS if weight >= 1.0 else CHAMPIONS // 4  # parts and variants find fewer candidates
+            truncated = truncated or len(plist) > reach
+            for doc, w in plist[:reach]:
+                partial[doc] += weight * w
+        if not truncated or len(partial) <= RESCORE:
+            return partial if not truncated else self._exact(partial, terms)
+        return self._exact(heapq.nlargest(RESCORE, partial, key=partial.__getitem__), terms)
+
+    def _exact(self, docs: Iterable[int], terms: dict[str, float]) -> dict[int, float]:
+        """Full BM25 scores of a few items, read from their forward term weights."""
+        rows = [(doc, self._items[doc].weights) for doc in docs]
+        out = dict.fromkeys((doc for doc, _ in rows), 0.0)
+        for term, weight in terms.items():
+            for doc, weights in rows:
+                w = weights.get(term)
+                if w:
+                    out[doc] += weight * w
+        return out
+
+    def _rank(self, scores: dict[int, float], howto: bool) -> list[tuple[int, float]]:
+        """The best candidates, retired items pushed down and guides lifted for how-to questions."""
+        top = heapq.nlargest(CANDIDATES, scores.items(), key=lambda kv: kv[1])
+        adjusted = []
+        for i, score in top:
+            item = self._items[i]
+            score *= RETIRED_FACTOR if item.retired else 1.0
+            score *= HOWTO_FACTOR if howto and _is_guide(item.match) else 1.0
+            adjusted.append((i, score))
+        return sorted(adjusted, key=lambda kv: -kv[1])
+
+    def _abstain_reason(self, query: Analysis, content: list[str], item: _Item) -> str:
+        """Empty when the item answers the question, else why not (for the log and for tuning)."""
+        if content:
+            coverage = self._coverage(content, item)
+            if coverage < MIN_COVERAGE:
+                missing = [t for t in dict.fromkeys(content) if t not in item.weights]
+                return "low_coverage:" + ",".join(missing[:3])
+            if not any(self._topical(t, item) for t in content if t in item.weights):
+                return "off_domain"
+        missing_period = _missing_period(query.periods, item)
+        if missing_period:
+            return "specifics_missing:" + missing_period
+        for name in query.names:
+            if name not in item.text:
+                return "named_entity:" + name
+        return ""
+
+    def _topical(self, term: str, item: _Item) -> bool:
+        """A matched word that shows the question is about this item's subject, not a shared process word."""
+        lex = lexicon()
+        if term in lex.generic or len(term) == 1:
+            return False
+        df = len(self._postings.get(term, ()))
+        return term in item.topic or term in lex.domain or df <= max(RARE_DF, len(self._items) // 500)
+
+    def _coverage(self, content: list[str], item: _Item) -> float:
+        """Share of the question's content weight the item holds; words the catalog lacks weigh most."""
+        total = held = 0.0
+        for tok in dict.fromkeys(content):
+            weight = self._term_weight(tok)
+            total += weight
+            if tok in item.weights:
+                held += weight
+                continue
+            parts = [p for p in subterms(tok) if p in self._idf]
+            if parts:
+                got = sum(self._idf[p] for p in parts if p in item.weights)
+                held += weight * 0.7 * got / sum(self._idf[p] for p in parts)
+        return held / total if total else 0.0
+
+    def _term_weight(self, tok: str) -> float:
+        """idf for a catalog word; the highest idf for an unknown one, unless it only describes."""
+        if tok in self._idf:
+            weight = self._idf[tok]
+        else:
+            weight = self._idf_unknown * rarity(tok)
+            if tok in lexicon().modifiers or tok in lexicon().generic:
+                weight *= UNKNOWN_SOFT
+        return weight * (UNKNOWN_SOFT if len(tok) == 1 else 1.0)
+
+
+def _analyze_item(raw: Mapping[str, Any]) -> tuple[_Item, dict[str, dict[str, float]]]:
+    """Tokens per field and the facts the abstain rule checks, for one catalog item."""
+    fields = _field_texts(raw)
+    analyses = {name: analyze(text, for_index=True) for name, text in fields.items()}
+    counts = {name: _with_subterms(a) for name, a in analyses.items()}
+    year = _published_year(raw)
+    counts["meta"] = {f"{year}年": 1.0} if year else {}
+    text_years = {p.year for a in analyses.values() for p in a.periods if p.year}
+    match = Match(str(raw.get("id", "")), fields["title"], str(raw.get("category") or ""),
+                  str(raw.get("url") or ""), str(raw.get("published") or ""), 0.0)
+    topic = frozenset(counts["title"]) | frozenset(counts["keywords"])
+    item = _Item(match, {}, topic, normalize(" ".join(fields.values())),
+                 frozenset(text_years | ({year} if year else set())), bool(text_years),
+                 tuple(analyses["title"].periods), str(raw.get("validity") or "") == "已废止")
+    return item, counts
+
+
+def _weigh(field_counts: list[dict[str, dict[str, float]]]) -> tuple[dict[str, list[tuple[int, float]]],
+                                                                        dict[str, float]]:
+    """BM25F: field-weighted, length-normalised tf, saturated once, times idf; one float per posting."""
+    n = len(field_counts)
+    avg = {f: (sum(sum(c[f].values()) for c in field_counts) / n if n else 0.0) or 1.0 for f in FIELD_WEIGHTS}
+    tf: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    for doc, counts in enumerate(field_counts):
+        for fname, fcounts in counts.items():
+            norm = FIELD_WEIGHTS[fname] / (1 - B + B * sum(fcounts.values()) / avg[fname])
+            for term, count in fcounts.items():
+                tf[term][doc] += count * norm
+    idf = {t: math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5)) for t, docs in tf.items()}
+    postings = {t: sorted(((d, idf[t] * v * (K1 + 1) / (v + K1)) for d, v in docs.items()), key=lambda p: -p[1])
+                for t, docs in tf.items()}
+    return postings, idf
+
+
+def _query_terms(query: Analysis) -> dict[str, float]:
+    """Question terms with their weights: the words, and parts of long words and replaced synonyms for less."""
+    terms: dict[str, float] = {}
+    for tok in query.tokens:
+        terms[tok] = terms.get(tok, 0.0) + (DATE_WEIGHT if _is_date_token(tok) else 1.0)
+        for part in subterms(tok):
+            terms[part] = max(terms.get(part, 0.0), SUBTERM_WEIGHT)
+    for variant in query.variants:
+        terms[variant] = max(terms.get(variant, 0.0), VARIANT_WEIGHT)
+    return terms
+
+
+def _is_howto(question: str) -> bool:
+    """Does the question ask how to get something done (then a 办事指南 item is the likelier answer)?"""
+    return any(cue in question for cue in HOWTO_CUES)
+
+
+def _is_guide(match: Match) -> bool:
+    """A 办事指南 item, or one whose title says it explains how (指南, 须知, 程序 ...)."""
+    return match.category == "办事指南" or any(w in match.title for w in GUIDE_TITLE_WORDS)
+
+
+def _is_date_token(tok: str) -> bool:
+    """Tokens made by the date parser (2014年, 9月, 四季度, 上半年) are checked by period, not coverage."""
+    return tok.endswith(("年", "月")) and tok[:-1].isdigit() or tok.endswith("季度") or tok in ("上半年", "下半年")
+
+
+def _missing_period(periods: list[Period], item: _Item) -> str:
+    """The first year or month span asked for that the item does not hold, as 'year=2019'."""
+    for p in periods:
+        if p.year is None:
+            continue
+        if item.dated and p.year not in item.years:
+            return f"year={p.year}"
+        if not item.dated and item.years and p.year < min(item.years):
+            return f"year={p.year}"
+        same_year = [t for t in item.title_periods if t.year == p.year and not t.whole_year]
+        if not p.whole_year and same_year and not any(_overlaps(p, t) for t in same_year):
+            return f"period={p.year}-{p.first_month:02d}..{p.last_month:02d}"
+    return ""
+
+
+def _overlaps(a: Period, b: Period) -> bool:
+    return a.first_month <= b.last_month and b.first_month <= a.last_month
+
+
+def _rescored(match: Match, score: float) -> Match:
+    return Match(match.id, match.title, match.category, match.url, match.published, score)

@@ -1,0 +1,159 @@
+"""Behaviour of the catalog matcher: normalisation, synonyms, dates, ranking, abstention, accuracy."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from knowledge import Answer, Knowledge
+from knowledge.text import Period, extract_periods, normalize, tokenize
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = ROOT / "knowledge" / "data" / "demo_catalog.jsonl"
+QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
+CATEGORIES = {"机构职能", "规范性文件", "监督管理专项业务", "工作动态", "应急管理", "办事指南", "其它信息", "预警信息"}
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def kb() -> Knowledge:
+    return Knowledge.build(_jsonl(CATALOG))
+
+
+def _top(kb: Knowledge, question: str, today: date | None = None) -> Answer:
+    return kb.search(question, top_k=3, today=today)
+
+
+def test_demo_catalog_is_complete() -> None:
+    items = _jsonl(CATALOG)
+    assert len(items) >= 45
+    assert len({i["id"] for i in items}) == len(items)
+    for item in items:
+        assert item["category"] in CATEGORIES and item["demo"] is True
+        assert item["title"] and item["body"] and isinstance(item["keywords"], list)
+        assert item["validity"] in ("有效", "已废止") and item["url"].startswith("https://example.gov.cn/")
+    assert any("投诉举报" in i["title"] for i in items)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("ＧＳＰ检查", "gsp检查"),
+    ("藥品經營許可證", "药品经营许可证"),
+    ("１２３１５", "12315"),
+    ("健康證，在哪裡辦？", "健康证,在哪里办?"),
+])
+def test_normalize_width_traditional_case(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+def test_tokenize_drops_particles_and_maps_synonyms() -> None:
+    assert tokenize("请问健康证在哪里办啊") == ["健康证"]
+    assert tokenize("你们头儿是谁") == ["领导"]
+    assert "许可证" in tokenize("开奶茶店要办啥证")
+    assert tokenize("食品经营许可症") == tokenize("食品經營許可證")
+
+
+def test_typos_and_homophones_map_to_the_right_word() -> None:
+    assert tokenize("小饭桌备按") == tokenize("小饭桌备案")
+    assert tokenize("健康正在哪里办") == ["健康证"]
+
+
+@pytest.mark.parametrize("text, today, expected", [
+    ("九月份的抽检", date(2015, 10, 10), [Period(2015, 9, 9)]),
+    ("九月份的抽检", date(2015, 3, 10), [Period(2014, 9, 9)]),
+    ("前年的抽检结果", date(2015, 6, 1), [Period(2013)]),
+    ("2014年四季度抽检", None, [Period(2014, 10, 12)]),
+    ("去年第四季度", date(2015, 3, 1), [Period(2014, 10, 12)]),
+    ("2014年H1餐饮检查", None, [Period(2014, 1, 6)]),
+    ("15年底的通知", None, [Period(2015, 10, 12)]),
+    ("2014年的年报", None, [Period(2014)]),
+    ("14年的处罚", None, [Period(2014)]),
+    ("二〇一三年三月", None, [Period(2013, 3, 3)]),
+    ("有效期5年", None, []),
+])
+def test_extract_periods(text: str, today: date | None, expected: list[Period]) -> None:
+    assert extract_periods(text, today) == expected
+
+
+def test_relative_year_follows_today(kb: Knowledge) -> None:
+    assert _top(kb, "前年的抽检结果", date(2015, 6, 1)).matches[0].id == "demo-019"
+    assert not _top(kb, "前年的抽检结果", date(2026, 6, 1)).answered
+
+
+def test_traditional_question_is_answered(kb: Knowledge) -> None:
+    ans = _top(kb, "藥品經營許可證怎麼辦理")
+    assert ans.answered and ans.matches[0].id == "demo-034"
+
+
+def test_words_absent_from_titles_reach_the_item(kb: Knowledge) -> None:
+    assert _top(kb, "开奶茶店要办啥证").matches[0].id == "demo-032"
+    assert _top(kb, "你们老大是谁").matches[0].id == "demo-002"
+    assert _top(kb, "微商卖面膜要注意什么").matches[0].id == "demo-009"
+
+
+def test_complaint_guide_answers_complaints(kb: Knowledge) -> None:
+    ans = _top(kb, "买到假货怎么举报")
+    assert ans.answered and ans.matches[0].id == "demo-050"
+
+
+@pytest.mark.parametrize("question, reason", [
+    ("2019年的抽检结果", "specifics_missing:year=2019"),
+    ("王记餐馆的检查结果", "named_entity"),
+    ("驾照换证去哪办", ""),
+    ("社保怎么交", ""),
+    ("户口迁移需要什么材料", ""),
+    ("吗？", "no_terms"),
+])
+def test_abstains_on_what_the_catalog_does_not_hold(kb: Knowledge, question: str, reason: str) -> None:
+    ans = _top(kb, question)
+    assert not ans.answered
+    assert ans.reason.startswith(reason) and ans.reason
+
+
+def test_named_business_in_the_item_is_answered(kb: Knowledge) -> None:
+    ans = _top(kb, "东方红小吃店有许可证吗")
+    assert ans.answered and ans.matches[0].id == "demo-017"
+
+
+def test_inverted_index_scores_only_items_sharing_a_term() -> None:
+    items = [{"id": "a", "title": "小饭桌备案", "category": "工作动态", "published": "2013-07-08", "url": "u",
+              "keywords": ["小饭桌"], "body": "小饭桌应当备案。"},
+             {"id": "b", "title": "野生蘑菇中毒提示", "category": "预警信息", "published": "2014-06-20", "url": "u",
+              "keywords": ["蘑菇"], "body": "不要采食野生蘑菇。"}]
+    ans = Knowledge.build(items).search("小饭桌怎么备案", top_k=5)
+    assert [m.id for m in ans.matches] == ["a"]
+    assert ans.answered and ans.alternatives == 0
+
+
+def test_empty_catalog_abstains() -> None:
+    kb = Knowledge.build([])
+    assert len(kb) == 0
+    ans = kb.search("健康证在哪办")
+    assert not ans.answered and ans.matches == [] and ans.reason == "no_match"
+
+
+def test_retired_item_ranks_below_current_one(kb: Knowledge) -> None:
+    ids = [m.id for m in _top(kb, "饭店许可证怎么申请").matches]
+    assert "demo-033" not in ids[:1]
+
+
+def test_accuracy_on_labelled_questions(kb: Knowledge) -> None:
+    rows = _jsonl(QUESTIONS)
+    assert len(rows) >= 100 and sum(r["expect"] is None for r in rows) >= 25
+    right = abstained = answerable = unanswerable = 0
+    for row in rows:
+        today = date.fromisoformat(row["today"]) if row.get("today") else None
+        ans = kb.search(row["q"], today=today)
+        if row["expect"] is None:
+            unanswerable += 1
+            abstained += not ans.answered
+        else:
+            answerable += 1
+            right += ans.answered and ans.matches[0].id == row["expect"]
+    assert right / answerable >= 0.90
+    assert abstained / unanswerable >= 0.85
