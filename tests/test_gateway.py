@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from pathlib import Path
@@ -191,21 +192,20 @@ async def test_console_hook_answers(client: TestClient) -> None:
 
 async def test_catalog_change_from_another_process_is_picked_up(
         client: TestClient, gateway_settings: Settings) -> None:
-    question = event("宠物医院执业许可怎么办理", "r1")
-    before = await (await client.post("/hooks/webhook/open", json=question)).json()
+    question = "游艇驾驶证怎么考"
+    before = await (await client.post("/hooks/webhook/open", json=event(question, "r1"))).json()
     assert before["answered"] is False
     db = open_db(gateway_settings.db)  # as the CLI would: its own connection
     import_items(db, [{
-        "id": "new-1", "title": "动物诊疗许可证（宠物医院）办理指南", "category": "办事指南",
+        "id": "new-1", "title": "游艇驾驶证考试报名指南", "category": "办事指南",
         "published": "2014-03-01", "url": "https://example.gov.cn/xxgk/new-1",
-        "keywords": ["宠物医院", "动物诊疗许可"], "body": "开办宠物医院须取得动物诊疗许可证。",
+        "keywords": ["游艇驾驶证", "考试报名"], "body": "报考游艇驾驶证须年满18周岁，到海事窗口报名。",
     }])
     db.close()
     for attempt in range(100):  # the poll interval is 0.05 s here; give it up to 5 s
-        after = await (await client.post("/hooks/webhook/open", json=event("宠物医院执业许可怎么办理", f"r{attempt + 2}"))).json()
+        after = await (await client.post("/hooks/webhook/open", json=event(question, f"r{attempt + 2}"))).json()
         if after["answered"]:
             break
-        import asyncio
         await asyncio.sleep(0.05)
     assert after["answered"] is True and after["matches"][0]["id"] == "new-1"
 
