@@ -141,6 +141,12 @@ def recover(db: Database) -> int:
     rows = db.execute("SELECT notice_id, COUNT(*) FROM deliveries WHERE status = 'sending' GROUP BY notice_id").fetchall()
     db.execute("UPDATE deliveries SET status = 'uncertain', lease_until = '',"
                " error = '发送中断（网关重启），是否送达不确定' WHERE status = 'sending'")
+    # later parts of a message whose earlier part is uncertain would wait forever behind it
+    db.execute("UPDATE deliveries SET status = 'uncertain', lease_until = '',"
+               " error = '前一部分发送中断，本部分未发送，待人工确认' WHERE status IN ('queued', 'failed')"
+               " AND EXISTS (SELECT 1 FROM deliveries p WHERE p.notice_id = deliveries.notice_id"
+               " AND p.send_n = deliveries.send_n AND p.grp = deliveries.grp AND p.part < deliveries.part"
+               " AND p.status = 'uncertain')")
     for notice_id, count in rows:
         notices.audit(db, notice_id, "scheduler", "uncertain", f"{count} 条发送中断，待人工确认")
         refresh_status(db, notice_id)
