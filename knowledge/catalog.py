@@ -7,11 +7,8 @@ concern the file rather than one field use the pseudo-fields `encoding`, `json`,
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,8 @@ from sqlite_utils import Database
 
 import clock
 from errors import ImportRowError, InvalidInput, NotFound
-from knowledge import CATEGORIES
+from knowledge import CATEGORIES, formats
+from knowledge.formats import Record
 from store import bump, dumps, get_meta, loads, set_meta, transaction
 
 __all__ = [
@@ -45,15 +43,11 @@ _ALLOWED = (*FIELDS, "demo")  # demo: true marks shipped sample rows (knowledge/
 _CSV_BOOLS = {"": False, "0": False, "false": False, "否": False, "1": True, "true": True, "是": True}
 _TEXT_FIELDS = tuple(f for f in FIELDS if f != "keywords")
 _CATEGORY_ALIASES = {"其他信息": "其它信息"}  # both spellings occur on government sites
-_KEYWORD_SEPARATORS = re.compile(r"[;；]")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ID_MAX = 100
-_JSON_WS = " \t\r\n"
-_JSON_TYPES = {bool: "布尔值", int: "数字", float: "数字", list: "数组", dict: "对象", str: "字符串"}
 _LIST_COLUMNS = ("id", "title", "category", "published", "url", "keywords",
                  "index_no", "doc_no", "publisher", "validity", "demo", "updated_at")
 
-Record = tuple[int, dict[str, Any]]  # (line, raw fields) before checking
 
 
 # ---- reading ---------------------------------------------------------------------------------------------
@@ -62,194 +56,10 @@ Record = tuple[int, dict[str, Any]]  # (line, raw fields) before checking
 def parse_file(path: str | Path) -> list[dict[str, Any]]:
     """Read and check a whole import file, so a bad row stops the import before anything is written."""
     name = str(path)
-    text = _decode(name, _read(name))
-    if not text.strip():
-        raise ImportRowError(name, 1, "file", "文件为空，没有条目")
-    readers = {"jsonl": _jsonl_records, "json": _json_array_records, "csv": _csv_records}
-    items = _check_records(name, readers[_detect(name, text)](name, text))
+    items = _check_records(name, formats.read_records(name, _ALLOWED, REQUIRED))
     if not items:
         raise ImportRowError(name, 1, "file", "文件中没有条目")
     return items
-
-
-def _read(name: str) -> bytes:
-    """The file's bytes, or one clear line instead of a traceback."""
-    try:
-        return Path(name).read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"找不到文件: {name}") from None
-    except OSError as exc:
-        raise InvalidInput(f"无法读取文件 {name}: {exc.strerror or exc}") from None
-
-
-def _decode(name: str, raw: bytes) -> str:
-    """UTF-8 text without a BOM; Excel's GBK and UTF-16 exports are the usual mistakes, so say where."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportRowError(name, 1, "encoding", "文件是 UTF-16 编码，请另存为 UTF-8")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ImportRowError(
-            name, line, "encoding",
-            f"不是 UTF-8 编码：字节偏移 {exc.start}（0x{raw[exc.start]:02x}）无法解码；"
-            "如为 GBK/GB18030，请另存为 UTF-8",
-        ) from None
-    return text.removeprefix("\ufeff")
-
-
-def _detect(name: str, text: str) -> str:
-    """jsonl, json (an array) or csv: the extension first, then the first character."""
-    ext = Path(name).suffix.lower()
-    first = text.lstrip(_JSON_WS + "\ufeff")[:1]
-    if ext == ".csv":
-        return "csv"
-    if first == "[":
-        return "json"
-    if first == "{" or ext in (".json", ".jsonl", ".ndjson"):
-        return "jsonl"
-    return "csv"
-
-
-_JSON_MESSAGES = {
-    "Expecting value": "此处应为一个值",
-    "Expecting property name enclosed in double quotes": "字段名应使用英文双引号",
-    "Unterminated string starting at": "字符串缺少结束的双引号",
-    "Expecting ',' delimiter": "缺少逗号",
-    "Expecting ':' delimiter": "缺少冒号",
-    "Extra data": "一行只能有一个 JSON 对象",
-    "Invalid control character at": "字符串中有未转义的控制字符（如换行）",
-}
-
-
-def _json_error(name: str, exc: json.JSONDecodeError, line: int | None = None) -> ImportRowError:
-    """Python's message with a Chinese gloss, at the line the parser stopped."""
-    gloss = _JSON_MESSAGES.get(exc.msg)
-    message = f"{gloss}（{exc.msg}）" if gloss else exc.msg
-    return ImportRowError(name, line or exc.lineno, "json", f"JSON 格式错误: {message}，第 {exc.colno} 列")
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def _jsonl_records(name: str, text: str) -> Iterator[Record]:
-    """One object a line; a lone pretty-printed object in a .json file is accepted too."""
-    single = _single_object(text)
-    if single is not None:
-        yield single
-        return
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _json_error(name, exc, number) from None
-        if not isinstance(value, dict):
-            raise ImportRowError(name, number, "json", f"每行应是一个 JSON 对象，这里是{_type_name(value)}")
-        yield number, value
-
-
-def _single_object(text: str) -> Record | None:
-    """The whole text as one JSON object spanning several lines, else None."""
-    if "\n" not in text.strip():
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    start = len(text) - len(text.lstrip(_JSON_WS))
-    return text.count("\n", 0, start) + 1, value
-
-
-def _json_array_records(name: str, text: str) -> Iterator[Record]:
-    """The elements of a JSON array, each with the line where it starts (for the error message)."""
-    decoder = json.JSONDecoder()
-    lines = _LineCounter(text)
-    pos = _skip_ws(text, _skip_ws(text, 0) + 1)  # past "["
-    if pos < len(text) and text[pos] == "]":
-        pos += 1
-    else:
-        while True:
-            if pos >= len(text):
-                raise ImportRowError(name, lines.at(len(text)), "json", "JSON 数组没有结束（缺少 ]）")
-            try:
-                value, end = decoder.raw_decode(text, pos)
-            except json.JSONDecodeError as exc:
-                raise _json_error(name, exc) from None
-            if not isinstance(value, dict):
-                raise ImportRowError(name, lines.at(pos), "json", f"数组元素应是 JSON 对象，这里是{_type_name(value)}")
-            yield lines.at(pos), value
-            pos = _skip_ws(text, end)
-            if pos < len(text) and text[pos] == "]":
-                pos += 1
-                break
-            if pos >= len(text) or text[pos] != ",":
-                raise ImportRowError(name, lines.at(pos), "json", "JSON 格式错误: 元素之间缺少逗号或数组缺少 ]")
-            pos = _skip_ws(text, pos + 1)
-            if pos < len(text) and text[pos] == "]":
-                raise ImportRowError(name, lines.at(pos), "json", "JSON 格式错误: 数组末尾多了一个逗号")
-    if _skip_ws(text, pos) < len(text):
-        raise ImportRowError(name, lines.at(_skip_ws(text, pos)), "json", "JSON 格式错误: 数组之后还有多余内容")
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in _JSON_WS:
-        pos += 1
-    return pos
-
-
-class _LineCounter:
-    """Line numbers of increasing offsets without rescanning the text from the start each time."""
-
-    def __init__(self, text: str) -> None:
-        self.text, self.pos, self.line = text, 0, 1
-
-    def at(self, pos: int) -> int:
-        if pos < self.pos:
-            return self.text.count("\n", 0, pos) + 1
-        self.line += self.text.count("\n", self.pos, pos)
-        self.pos = pos
-        return self.line
-
-
-def _csv_records(name: str, text: str) -> Iterator[Record]:
-    """Rows as dicts keyed by the header, each with its physical start line (the header is line 1)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = _csv_header(name, next(reader))
-        end = reader.line_num
-        for row in reader:
-            start, end = end + 1, reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) > len(header):
-                raise ImportRowError(name, start, "csv", f"本行有 {len(row)} 列，表头只有 {len(header)} 列")
-            record: dict[str, Any] = dict(zip(header, row))
-            if "keywords" in record:
-                record["keywords"] = _KEYWORD_SEPARATORS.split(record["keywords"])
-            yield start, record
-    except csv.Error as exc:
-        raise ImportRowError(name, reader.line_num, "csv", f"CSV 格式错误: {exc}") from None
-
-
-def _csv_header(name: str, cells: list[str]) -> list[str]:
-    """Column names, checked once so a wrong header is reported on line 1 rather than on every row."""
-    header = [cell.strip().removeprefix("\ufeff") for cell in cells]
-    for index, column in enumerate(header, start=1):
-        if not column:
-            raise ImportRowError(name, 1, "csv", f"表头第 {index} 列为空")
-        if column not in _ALLOWED:
-            raise ImportRowError(name, 1, column, f"未知字段；允许的字段: {', '.join(_ALLOWED)}")
-        if header.index(column) != index - 1:
-            raise ImportRowError(name, 1, column, "表头中重复出现")
-    for column in REQUIRED:
-        if column not in header:
-            raise ImportRowError(name, 1, column, "表头缺少此列")
-    return header
 
 
 # ---- checking --------------------------------------------------------------------------------------------
@@ -309,7 +119,7 @@ def _text(name: str, line: int, field: str, value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ImportRowError(name, line, field, f"应为字符串，这里是{_type_name(value)}")
+        raise ImportRowError(name, line, field, f"应为字符串，这里是{formats.type_name(value)}")
     return value.strip()
 
 
@@ -376,11 +186,13 @@ def _check_keywords(name: str, line: int, value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ImportRowError(name, line, "keywords", f"应为字符串数组（如 [\"许可\", \"餐饮\"]），这里是{_type_name(value)}")
+        kind = formats.type_name(value)
+        raise ImportRowError(name, line, "keywords", f"应为字符串数组（如 [\"许可\", \"餐饮\"]），这里是{kind}")
     words: list[str] = []
     for index, word in enumerate(value, start=1):
         if not isinstance(word, str):
-            raise ImportRowError(name, line, "keywords", f"第 {index} 个关键词应为字符串，这里是{_type_name(word)}")
+            kind = formats.type_name(word)
+            raise ImportRowError(name, line, "keywords", f"第 {index} 个关键词应为字符串，这里是{kind}")
         if word.strip() and word.strip() not in words:
             words.append(word.strip())
     return words
