@@ -11,9 +11,11 @@ import argparse
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 
 from aiohttp import web
 
+import clock
 from config import Settings, load_settings
 from errors import ConfigError, GongkaiError
 
@@ -81,7 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(settings: Settings, host: str | None, port: int | None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    formatter.converter = lambda seconds: datetime.fromtimestamp(seconds, clock.TZ).timetuple()  # Shanghai time
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     try:
         app = create_app(settings)
     except GongkaiError as exc:
@@ -93,7 +99,8 @@ def _run(settings: Settings, host: str | None, port: int | None) -> int:
     attach_console(app)
     print(f"gongkai 已启动: http://{host}:{port}/healthz  数据库 {settings.db}", flush=True)
     try:
-        web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+        web.run_app(app, host=host, port=port, print=None, handle_signals=True,
+                    access_log_format='%a "%r" %s %b %Tfs')  # the log line already carries Shanghai time
     except OSError as exc:
         print(f"无法监听 {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 2

@@ -93,6 +93,9 @@ class Gateway:
         self.ctx.knowledge = knowledge
         self.ctx.items = {item["id"]: item for item in items}
         log.info("catalog: %d items indexed in %.0f ms", len(items), (time.perf_counter() - started) * 1000)
+        if not items:
+            log.warning("catalog is empty: every question will open a possible request; "
+                        "load one with `python bot.py catalog import FILE`")
 
     async def handle(self, event: Inbound, deferred: bool = False) -> tuple[Reply, bool]:
         """Dedupe, answer and log one event in one transaction (queuing the answer when `deferred`)."""
