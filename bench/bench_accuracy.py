@@ -1,4 +1,9 @@
-"""Accuracy of the matcher on the labelled questions: answerable top-1, abstention, and per kind."""
+"""Accuracy of the matcher: answerable top-1, abstention and per kind, on two labelled sets.
+
+`demo`: the demo catalog and the questions the matcher was tuned on. `heldout`: a second, fictional district's
+catalog and citizen questions written without looking at the matcher (tests/data/heldout/), the honest figure.
+`python bench/bench_accuracy.py [demo|heldout] [-q]` (-q: figures only, no list of misses).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import json  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from datetime import date  # noqa: E402
+import json
+from collections import defaultdict
+from datetime import date
 
-from knowledge import Knowledge  # noqa: E402
+from knowledge import Knowledge
 
-CATALOG = ROOT / "knowledge" / "data" / "demo_catalog.jsonl"
-QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
+SETS = {
+    "demo": (ROOT / "knowledge" / "data" / "demo_catalog.jsonl", ROOT / "tests" / "data" / "questions.jsonl"),
+    "heldout": (ROOT / "tests" / "data" / "heldout" / "catalog.jsonl",
+                ROOT / "tests" / "data" / "heldout" / "questions.jsonl"),
+}
+CATALOG, QUESTIONS = SETS["demo"]
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -39,13 +48,21 @@ def evaluate(kb: Knowledge, rows: list[dict]) -> list[tuple[dict, bool, str]]:
     return out
 
 
-def main() -> None:
-    """Print the figures and the misses."""
-    kb = Knowledge.build(load_jsonl(CATALOG))
-    results = evaluate(kb, load_jsonl(QUESTIONS))
+def figures(results: list[tuple[dict, bool, str]]) -> tuple[float, float]:
+    """(answerable right-item-first rate, unanswerable abstention rate)."""
     answerable = [ok for row, ok, _ in results if row["expect"] is not None]
     unanswerable = [ok for row, ok, _ in results if row["expect"] is None]
-    print(f"catalog items: {len(kb)}  questions: {len(results)}")
+    return sum(answerable) / max(1, len(answerable)), sum(unanswerable) / max(1, len(unanswerable))
+
+
+def report(name: str, quiet: bool = False) -> tuple[float, float]:
+    """Print one set's figures (and misses unless quiet); return them."""
+    catalog, questions = SETS[name]
+    kb = Knowledge.build(load_jsonl(catalog))
+    results = evaluate(kb, load_jsonl(questions))
+    answerable = [ok for row, ok, _ in results if row["expect"] is not None]
+    unanswerable = [ok for row, ok, _ in results if row["expect"] is None]
+    print(f"== {name}: catalog items: {len(kb)}  questions: {len(results)}")
     print(f"answerable right-item-first: {sum(answerable)}/{len(answerable)} = {sum(answerable) / len(answerable):.3f}")
     print(f"unanswerable abstained:      {sum(unanswerable)}/{len(unanswerable)} = "
           f"{sum(unanswerable) / len(unanswerable):.3f}")
@@ -54,9 +71,18 @@ def main() -> None:
         kinds[row["kind"]].append(ok)
     for kind, oks in sorted(kinds.items()):
         print(f"  {kind:<13} {sum(oks):>3}/{len(oks):<3} {sum(oks) / len(oks):.3f}")
-    for row, ok, got in results:
-        if not ok:
-            print(f"MISS [{row['kind']}] {row['q']} -> expect {row['expect']}, {got}")
+    if not quiet:
+        for row, ok, got in results:
+            if not ok:
+                print(f"MISS [{row['kind']}] {row['q']} -> expect {row['expect']}, {got}")
+    return figures(results)
+
+
+def main() -> None:
+    """Print the figures and the misses of each set asked for (both by default)."""
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    for name in args or list(SETS):
+        report(name, quiet="-q" in sys.argv)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from knowledge import Answer, Match
-from knowledge.text import Analysis, Period, analyze, lexicon, normalize, rarity, subterms
+from knowledge.text import (
+    Analysis,
+    Period,
+    analyze,
+    is_dictionary_word,
+    is_light,
+    lexicon,
+    normalize,
+    rarity,
+    subterms,
+)
 
 __all__ = ["Knowledge"]
 
@@ -26,7 +38,7 @@ FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "body": 1.0, "meta": 0.3}
 K1, B = 1.2, 0.75
 SUBTERM_WEIGHT = 0.4  # a part of a long word (许可证 in 食品经营许可证) counts for less than the word
 RETIRED_FACTOR = 0.7  # a 已废止 item ranks below a current one on the same subject
-MIN_COVERAGE = 0.4  # share of the question's content weight the best item must hold
+MIN_COVERAGE = 0.3  # share of the question's content weight the best item must hold
 ALTERNATIVE_RATIO = 0.5  # a runner-up within this share of the best score is offered as 您是不是想问
 UNKNOWN_SOFT = 0.3  # weight factor of unknown single characters and describing words (路边, 附近)
 CANDIDATES = 8  # items re-checked after ranking (retired penalty, coverage)
@@ -39,6 +51,13 @@ HOWTO_CUES = ("怎么", "如何", "咋", "怎样", "要什么", "要啥", "需�
               "材料", "条件", "去哪办", "在哪办")
 GUIDE_TITLE_WORDS = ("指南", "须知", "程序", "办理", "流程")  # titles that read as instructions
 RARE_DF = 2  # a body word in at most this many items is specific enough to show the question is on topic
+LIGHT_FACTOR = 0.3  # weight factor of an unknown verb, adverb, number, time or place-relation word (see is_light)
+HEAD_SPELLED = 1.0  # share of a question word's weight held when the title or keywords spell it out (分词 differs)
+BODY_SPELLED = 0.7  # ... when only the body spells it out
+SPECIFIC_RARITY = 0.6  # a foreign noun at least this rare (jieba frequency < ~1500) names a specific thing
+ABBREVIATION_WEIGHT = 0.7  # a catalog word an unknown question word abbreviates (乡厨 -> 乡村厨师)
+ROUTE_TERMS = ("投诉",)  # a question holding one of these is routed to the guide that holds it whatever it is about
+ROUTE_FACTOR = 1.5  # how much such a guide is lifted in the ranking
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +67,7 @@ class _Item:
     match: Match
     weights: dict[str, float]  # term -> its BM25 weight in this item: the forward index (coverage, rescoring)
     topic: frozenset[str]
+    head: str  # title and keywords, normalised
     text: str
     years: frozenset[int]
     dated: bool
@@ -91,6 +111,8 @@ class Knowledge:
         self._idf = idf
         n = len(items)
         self._idf_unknown = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
+        self._guides = frozenset(i for i, item in enumerate(items) if _is_guide(item.match))
+        self._by_first: dict[str, list[str]] | None = None  # catalog words by first character, built on first use
 
     def __len__(self) -> int:
         return len(self._items)
@@ -115,16 +137,36 @@ class Knowledge:
         content = [t for t in query.tokens if not _is_date_token(t)]
         if not content:
             return Answer(False, [], "no_terms")
-        scores = self._accumulate(_query_terms(query))
+        terms = _query_terms(query)
+        for tok in content:
+            if tok not in self._idf:
+                for full in self._expansions(tok):
+                    terms[full] = max(terms.get(full, 0.0), ABBREVIATION_WEIGHT)
+        scores = self._accumulate(terms)
         if not scores:
             return Answer(False, [], "no_match")
-        ranked = self._rank(scores, _is_howto(query.text))
+        routes = [t for t in ROUTE_TERMS if t in content]
+        ranked = self._rank(scores, _is_howto(query.text), routes)
         best_idx, best_score = ranked[0]
-        reason = self._abstain_reason(query, content, self._items[best_idx])
+        reason = self._abstain_reason(query, content, self._items[best_idx], routes)
         matches = [_rescored(self._items[i].match, s) for i, s in ranked[:top_k]]
         alternatives = sum(1 for i, s in ranked[1:top_k] if s >= ALTERNATIVE_RATIO * best_score
                            and self._coverage(content, self._items[i]) >= MIN_COVERAGE)
         return Answer(reason == "", matches, reason, alternatives)
+
+    def _expansions(self, tok: str) -> list[str]:
+        """Catalog words an unknown question word abbreviates (乡厨 -> 乡村厨师, 电动车 -> 电动自行车)."""
+        if not 2 <= len(tok) <= 4 or not "\u4e00" <= tok[0] <= "\u9fff" or is_light(tok):
+            return []
+        if self._by_first is None:
+            by_first: dict[str, list[str]] = defaultdict(list)
+            for term in self._idf:
+                if len(term) >= 3 and not term[-1].isdigit():
+                    by_first[term[0]].append(term)
+            self._by_first = by_first
+        pattern = _abbreviation(tok)
+        found = [t for t in self._by_first.get(tok[0], ()) if len(t) > len(tok) and pattern.fullmatch(t)]
+        return found[:3]
 
     def _accumulate(self, terms: dict[str, float]) -> dict[int, float]:
         """Gather candidates from each term's champion postings (highest weights first), then score the
@@ -152,26 +194,37 @@ class Knowledge:
                     out[doc] += weight * w
         return out
 
-    def _rank(self, scores: dict[int, float], howto: bool) -> list[tuple[int, float]]:
-        """The best candidates, retired items pushed down and guides lifted for how-to questions."""
+    def _rank(self, scores: dict[int, float], howto: bool, routes: list[str]) -> list[tuple[int, float]]:
+        """The best candidates, retired items pushed down, guides lifted for how-to questions and routed ones."""
         top = heapq.nlargest(CANDIDATES, scores.items(), key=lambda kv: kv[1])
         adjusted = []
         for i, score in top:
             item = self._items[i]
             score *= RETIRED_FACTOR if item.retired else 1.0
-            score *= HOWTO_FACTOR if howto and _is_guide(item.match) else 1.0
+            if i in self._guides:
+                score *= HOWTO_FACTOR if howto else 1.0
+                score *= ROUTE_FACTOR if routes and _routed(routes, item) else 1.0
             adjusted.append((i, score))
         return sorted(adjusted, key=lambda kv: -kv[1])
 
-    def _abstain_reason(self, query: Analysis, content: list[str], item: _Item) -> str:
+    def _abstain_reason(self, query: Analysis, content: list[str], item: _Item, routes: list[str]) -> str:
         """Empty when the item answers the question, else why not (for the log and for tuning)."""
+        if _routed(routes, item):
+            return ""  # a complaint about anything goes to the complaint guide
         if content:
             coverage = self._coverage(content, item)
             if coverage < MIN_COVERAGE:
                 missing = [t for t in dict.fromkeys(content) if t not in item.weights]
                 return "low_coverage:" + ",".join(missing[:3])
-            if not any(self._topical(t, item) for t in content if t in item.weights):
+            foreign = any(self._foreign(t, item) for t in content)
+            if not any(self._topical(t, item, foreign) for t in content
+                       if t in item.weights or _spelled(t, item.head)):
                 return "off_domain"
+            head = content[0]  # the topic comes first: 网吧几点关门, 违章停车罚款怎么交
+            if self._foreign(head, item) and is_dictionary_word(head) and rarity(head) >= SPECIFIC_RARITY:
+                return "foreign_subject:" + head  # a specific thing the item never mentions is what is asked about
+            if foreign and not any(t in item.topic and self._topical(t, item) for t in content if t in item.weights):
+                return "foreign_subject:" + next(t for t in content if self._foreign(t, item))
         missing_period = _missing_period(query.periods, item)
         if missing_period:
             return "specifics_missing:" + missing_period
@@ -180,11 +233,21 @@ class Knowledge:
                 return "named_entity:" + name
         return ""
 
-    def _topical(self, term: str, item: _Item) -> bool:
+    def _foreign(self, tok: str, item: _Item) -> bool:
+        """A thing the question names that neither the catalog nor this item knows (户口本, 驾校): its subject."""
+        lex = lexicon()
+        return (len(tok) > 1 and tok not in self._idf and tok not in lex.modifiers and tok not in lex.generic
+                and not is_light(tok) and not _spelled(tok, item.text) and not _is_date_token(tok))
+
+    def _topical(self, term: str, item: _Item, foreign: bool = False) -> bool:
         """A matched word that shows the question is about this item's subject, not a shared process word."""
         lex = lexicon()
-        if term in lex.generic or len(term) == 1:
+        if len(term) == 1:
             return False
+        if term in lex.generic:  # a document word is the subject of an item named after it (营业执照遗失补领)
+            return not foreign and not is_light(term) and term in item.head
+        if term not in item.weights:  # spelled out in the title or keywords, split otherwise
+            return True
         df = len(self._postings.get(term, ()))
         return term in item.topic or term in lex.domain or df <= max(RARE_DF, len(self._items) // 500)
 
@@ -196,6 +259,12 @@ class Knowledge:
             total += weight
             if tok in item.weights:
                 held += weight
+                continue
+            if _spelled(tok, item.head):
+                held += weight * HEAD_SPELLED
+                continue
+            if tok in item.text and len(tok) > 1:  # the body spells it out (abbreviations: title and keywords only)
+                held += weight * BODY_SPELLED
                 continue
             parts = [p for p in subterms(tok) if p in self._idf]
             if parts:
@@ -211,6 +280,8 @@ class Knowledge:
             weight = self._idf_unknown * rarity(tok)
             if tok in lexicon().modifiers or tok in lexicon().generic:
                 weight *= UNKNOWN_SOFT
+            elif is_light(tok):
+                weight *= LIGHT_FACTOR
         return weight * (UNKNOWN_SOFT if len(tok) == 1 else 1.0)
 
 
@@ -225,7 +296,8 @@ def _analyze_item(raw: Mapping[str, Any]) -> tuple[_Item, dict[str, dict[str, fl
     match = Match(str(raw.get("id", "")), fields["title"], str(raw.get("category") or ""),
                   str(raw.get("url") or ""), str(raw.get("published") or ""), 0.0)
     topic = frozenset(counts["title"]) | frozenset(counts["keywords"])
-    item = _Item(match, {}, topic, normalize(" ".join(fields.values())),
+    item = _Item(match, {}, topic, normalize(fields["title"] + " " + fields["keywords"]),
+                 normalize(" ".join(fields.values())),
                  frozenset(text_years | ({year} if year else set())), bool(text_years),
                  tuple(analyses["title"].periods), str(raw.get("validity") or "") == "已废止")
     return item, counts
@@ -268,6 +340,28 @@ def _is_howto(question: str) -> bool:
 def _is_guide(match: Match) -> bool:
     """A 办事指南 item, or one whose title says it explains how (指南, 须知, 程序 ...)."""
     return match.category == "办事指南" or any(w in match.title for w in GUIDE_TITLE_WORDS)
+
+
+def _spelled(tok: str, text: str, abbreviated: bool = True) -> bool:
+    """A word of two or more characters written out in the text though the splitter cut it otherwise, or
+    abbreviated: its characters in order inside one word of the text (乡厨 in 乡村厨师, 电动车 in 电动自行车)."""
+    if len(tok) < 2:
+        return False
+    if tok in text:
+        return True
+    return (abbreviated and len(tok) <= 4 and "\u4e00" <= tok[0] <= "\u9fff"
+            and _abbreviation(tok).search(text) is not None)
+
+
+@lru_cache(maxsize=4096)
+def _abbreviation(tok: str) -> re.Pattern[str]:
+    """乡厨 -> 乡[^ ]{0,2}厨: the characters of a word with up to two others between each, within one word."""
+    return re.compile(tok[0] + "".join(f"[\u4e00-\u9fff]{{0,2}}{re.escape(ch)}" for ch in tok[1:]))
+
+
+def _routed(routes: list[str], item: _Item) -> bool:
+    """Is the item the guide a routed question (投诉) goes to?"""
+    return bool(routes) and _is_guide(item.match) and any(t in item.topic for t in routes)
 
 
 def _is_date_token(tok: str) -> bool:

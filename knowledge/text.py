@@ -22,8 +22,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["Period", "Analysis", "normalize", "tokenize", "analyze", "extract_periods", "subterms",
-           "lexicon", "warm_up", "rarity"]
+__all__ = [
+    "Analysis",
+    "Period",
+    "analyze",
+    "extract_periods",
+    "is_dictionary_word",
+    "is_light",
+    "lexicon",
+    "normalize",
+    "rarity",
+    "subterms",
+    "tokenize",
+    "warm_up",
+]
 
 DATA_DIR = Path(__file__).with_name("data")
 MIN_FREQ = 5  # jieba words rarer than this are dropped: 137k words load in a third of the time of 349k
@@ -31,6 +43,12 @@ ADDED_FREQ = 2000  # frequency given to lexicon words that the userdict gives no
 _CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _QUARTER_NAMES = ("一季度", "二季度", "三季度", "四季度")
 _WORD = re.compile(r"[0-9a-z\u4e00-\u9fff]")
+# jieba part-of-speech tags of words that do not name a thing: verbs, adverbs, numbers, measure words, time and
+# place-relation words, pronouns, adjectives, idioms. A question word of these kinds that the catalog lacks says
+# how or when, not what about (下面, 几个, 周六, 提前, 做饭), so it weighs less than a missing noun (驾校, 宠物).
+LIGHT_TAGS = frozenset(["v", "vd", "vg", "vi", "d", "df", "dg", "m", "mq", "q", "qt", "qv", "t", "tg", "f", "r", "rr", "rz", "rg", "p", "c", "u", "uj", "ul", "uv", "uz", "ug", "ud", "y", "e", "o", "a", "ad", "ag", "z", "zg", "i", "l", "k", "g", "b", "s"])
+LIGHT_MIN_FREQ = 100  # a rarer word is content whatever its tag (jieba tags 驾照 a verb)
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +109,10 @@ def lexicon() -> Lexicon:
     stop = frozenset(w for row in _words(DATA_DIR / "stopwords.txt") for w in row)
     suffixes = frozenset(w for row in _words(DATA_DIR / "entities.txt") for w in row)
     modifiers = frozenset(w for row in _words(DATA_DIR / "modifiers.txt") for w in row)
-    generic = frozenset(synonyms.get(w, w) for row in _words(DATA_DIR / "generic.txt") for w in row)
+    listed = {w for row in _words(DATA_DIR / "generic.txt") for w in row}
+    # a listed word stands for its synonym line only if the line's own term is listed too: 网上 (网上申请) is a
+    # process word, but its line's 网络销售 is a subject
+    generic = frozenset(c for c in (synonyms.get(w, w) for w in listed) if c in listed)
     user = {row[0]: int(row[1]) if len(row) > 1 else ADDED_FREQ for row in _words(DATA_DIR / "userdict.txt")}
     domain = (frozenset(user) | frozenset(synonyms.values())) - generic
     return Lexicon(synonyms, stop, suffixes, modifiers, generic, domain, user)
@@ -134,45 +155,48 @@ def _extra_words() -> dict[str, int]:
 def _cache_path(jieba_dict: Path, extra: dict[str, int]) -> Path:
     """A cache name that changes whenever jieba's dictionary or our lexicon does."""
     st = jieba_dict.stat()
-    key = f"{st.st_size}:{st.st_mtime_ns}:{MIN_FREQ}:{sorted(extra.items())}"
+    key = f"{CACHE_VERSION}:{st.st_size}:{st.st_mtime_ns}:{MIN_FREQ}:{sorted(extra.items())}"
     digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"gongkai-jieba-{digest}.cache"
 
 
-def _build_freq(jieba_dict: Path, extra: dict[str, int]) -> tuple[dict[str, int], int]:
-    """jieba's prefix dictionary, pruned of rare words, with our lexicon added."""
+def _build_freq(jieba_dict: Path, extra: dict[str, int]) -> tuple[dict[str, int], int, str]:
+    """jieba's prefix dictionary, pruned of rare words, with our lexicon added; and the light words."""
     words: dict[str, int] = {}
+    light = []
     with open(jieba_dict, encoding="utf-8") as f:
         for line in f:
             parts = line.split(" ")
             if len(parts) >= 2 and int(parts[1]) >= MIN_FREQ:
                 words[parts[0]] = int(parts[1])
+                if len(parts) > 2 and parts[2].strip() in LIGHT_TAGS and int(parts[1]) >= LIGHT_MIN_FREQ:
+                    light.append(parts[0])
     for word, freq in extra.items():
         words[word] = max(freq, words.get(word, 0))
     freq_map = dict(words)
     for word in words:
         for i in range(1, len(word)):
             freq_map.setdefault(word[:i], 0)
-    return freq_map, sum(words.values())
+    return freq_map, sum(words.values()), "\n".join(light)
 
 
-def _load_freq(jieba_dict: Path) -> tuple[dict[str, int], int]:
+def _load_freq(jieba_dict: Path) -> tuple[dict[str, int], int, str]:
     """Read the cached prefix dictionary in one go; build and write it (atomically) on a miss."""
     extra = _extra_words()
     path = _cache_path(jieba_dict, extra)
     try:
-        freq, total = marshal.loads(path.read_bytes())
-        return freq, total
+        freq, total, light = marshal.loads(path.read_bytes())
+        return freq, total, light
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    freq, total = _build_freq(jieba_dict, extra)
+    freq, total, light = _build_freq(jieba_dict, extra)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(marshal.dumps((freq, total)))
+        tmp.write_bytes(marshal.dumps((freq, total, light)))
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
-    return freq, total
+    return freq, total, light
 
 
 @cache
@@ -180,14 +204,35 @@ def _tokenizer() -> Any:
     """A jieba Tokenizer primed from our cache, bypassing its own slower initialisation."""
     jieba = _import_quietly("jieba")
     tk = jieba.Tokenizer()
-    tk.FREQ, tk.total = _load_freq(Path(jieba.__file__).with_name("dict.txt"))
+    tk.FREQ, tk.total, light = _load_freq(Path(jieba.__file__).with_name("dict.txt"))
     tk.initialized = True
+    _LIGHT_TEXT[0] = light
     return tk
+
+
+_LIGHT_TEXT = [""]  # the light words, one a line, as read from the cache
+
+
+@cache
+def _light_words() -> frozenset[str]:
+    _tokenizer()
+    return frozenset(_LIGHT_TEXT[0].split("\n"))
+
+
+def is_dictionary_word(word: str) -> bool:
+    """A word jieba's dictionary (or our lexicon) holds, not a run of unknown characters glued together."""
+    return _tokenizer().FREQ.get(word, 0) > 0
+
+
+def is_light(word: str) -> bool:
+    """A word that says how, when or how much rather than what about (see LIGHT_TAGS)."""
+    return word in _light_words()
 
 
 def warm_up() -> None:
     """Load every table now (at start-up) rather than on the first question."""
     _tokenizer()
+    _light_words()
     normalize("藥")
 
 
