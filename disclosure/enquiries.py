@@ -1,0 +1,57 @@
+"""The enquiry log read back for staff: what people asked, what was answered, where the catalog falls short."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlite_utils import Database
+
+from disclosure.requests import question_key
+from errors import InvalidInput
+from store import loads
+
+__all__ = ["KINDS", "list_enquiries", "enquiry_stats"]
+
+KINDS = ("enquiry", "complaint", "command")
+
+
+def list_enquiries(db: Database, since: str = "", kind: str | None = None, unanswered: bool = False,
+                   limit: int = 100) -> list[dict[str, Any]]:
+    """The newest enquiries first; `since` is an ISO date or time (Asia/Shanghai)."""
+    if kind is not None and kind not in KINDS:
+        raise InvalidInput(f"未知类型 {kind!r}，可选：{', '.join(KINDS)}")
+    if limit < 1:
+        raise InvalidInput("--limit 须为正整数")
+    where, args = ["at >= ?"], [since]
+    if kind:
+        where.append("kind = ?")
+        args.append(kind)
+    if unanswered:
+        where.append("answered = 0 AND kind = 'enquiry'")
+    rows = db.execute(
+        f"SELECT id, at, channel, bot, chat, question, answered, kind, request_id, matches FROM enquiries"
+        f" WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+    columns = ("id", "at", "channel", "bot", "chat", "question", "answered", "kind", "request_id", "matches")
+    return [{**dict(zip(columns, row)), "answered": bool(row[6]), "matches": loads(row[9], [])} for row in rows]
+
+
+def enquiry_stats(db: Database, since: str = "", top: int = 10) -> dict[str, Any]:
+    """Totals by kind and channel, the answer rate, and the questions most often left unanswered."""
+    rows = db.execute("SELECT channel, kind, answered, question FROM enquiries WHERE at >= ?", [since]).fetchall()
+    enquiries = [r for r in rows if r[1] == "enquiry"]
+    answered = sum(1 for r in enquiries if r[2])
+    gaps: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for _, _, was_answered, question in enquiries:
+        if not was_answered:
+            key = question_key(question)
+            gaps[key] += 1
+            example.setdefault(key, question)
+    return {
+        "total": len(rows),
+        "by_kind": dict(Counter(r[1] for r in rows)),
+        "by_channel": dict(Counter(r[0] for r in rows)),
+        "answer_rate": round(answered / len(enquiries), 3) if enquiries else None,
+        "unanswered_top": [{"question": example[k], "count": n} for k, n in gaps.most_common(top)],
+    }

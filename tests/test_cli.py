@@ -1,0 +1,165 @@
+"""The stable CLI: exit codes, one-line errors on stderr, JSON shapes.
+
+Most tests call `bot.main(argv)` in this process (the same argparse and handlers a shell runs); the ones
+about the process itself (exit status, stderr, no traceback) run `python bot.py` for real.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+import bot
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "knowledge" / "data" / "demo_catalog.jsonl"
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Runner(Protocol):
+    def __call__(self, *args: str, db: Path | None = None, stdin: str | None = None,
+                 env: dict[str, str] | None = None) -> Result: ...
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """run(*args, db=, stdin=, env=) -> Result, through bot.main in this process."""
+    for name in [k for k in os.environ if k.startswith("GONGKAI_")]:
+        monkeypatch.delenv(name)
+
+    def call(*args: str, db: Path | None = None, stdin: str | None = None,
+             env: dict[str, str] | None = None) -> Result:
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        code = bot.main((["--db", str(db)] if db else []) + list(args))
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return call
+
+
+def process(*args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GONGKAI_")}
+    return subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], capture_output=True, text=True,
+                          timeout=60, env=environ, cwd=ROOT)
+
+
+@pytest.fixture
+def db(tmp_path: Path, run: Runner) -> Path:
+    path = tmp_path / "cli.db"
+    assert run("catalog", "import", str(DEMO), db=path).returncode == 0
+    return path
+
+
+def test_a_new_database_named_by_db_starts_empty(tmp_path: Path, run: Runner) -> None:
+    result = run("catalog", "list", "--json", db=tmp_path / "new.db")
+    assert result.returncode == 0 and json.loads(result.stdout) == []
+
+
+def test_gongkai_db_environment_variable(tmp_path: Path, db: Path, run: Runner) -> None:
+    result = run("catalog", "list", "--json", env={"GONGKAI_DB": str(db)})
+    assert result.returncode == 0 and len(json.loads(result.stdout)) >= 40
+
+
+def test_ask_json_shape(db: Path, run: Runner) -> None:
+    result = run("ask", "小饭桌怎么备案", "--json", db=db)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"question", "answered", "matches", "request_id", "reply"}
+    assert answer["answered"] is True and answer["request_id"] is None
+    assert set(answer["matches"][0]) == {"id", "title", "category", "url", "score"}
+
+
+def test_ask_unanswered_opens_a_request_unless_no_log(db: Path, run: Runner) -> None:
+    quiet = json.loads(run("ask", "驾照怎么换证", "--json", "--no-log", db=db).stdout)
+    assert quiet["answered"] is False and quiet["request_id"] is None
+    assert json.loads(run("requests", "list", "--json", db=db).stdout) == []
+    logged = json.loads(run("ask", "驾照怎么换证", "--json", db=db).stdout)
+    assert logged["request_id"] and logged["request_id"] in logged["reply"]
+    shown = json.loads(run("requests", "show", logged["request_id"], "--json", db=db).stdout)
+    assert shown["status"] == "pending" and shown["question"] == "驾照怎么换证"
+
+
+def test_ask_file_answers_in_order_one_json_per_line(db: Path, run: Runner) -> None:
+    questions = "小饭桌怎么备案\n\n驾照怎么换证\n火锅店专项整治\n"
+    result = run("ask", "--file", "-", "--json", "--top", "2", db=db, stdin=questions)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["question"] for line in lines] == ["小饭桌怎么备案", "驾照怎么换证", "火锅店专项整治"]
+    assert all(len(line["matches"]) <= 2 for line in lines)
+
+
+def test_bad_import_is_one_line_on_stderr_and_imports_nothing(tmp_path: Path, db: Path, run: Runner) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a1", "title": "好", "category": "办事指南"}\n'
+                   '{"id": "a2", "title": "", "category": "办事指南"}\n', encoding="utf-8")
+    before = run("catalog", "list", "--json", db=db).stdout
+    result = process("--db", str(db), "catalog", "import", str(bad))
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(f"{bad}:2: title: ")
+    assert "Traceback" not in result.stderr
+    assert run("catalog", "list", "--json", db=db).stdout == before
+
+
+@pytest.mark.parametrize("args", [("requests", "show", "2026-9999"), ("notice", "show", "42"),
+                                  ("catalog", "show", "nope"), ("ask", "--file", "/no/such/file")])
+def test_user_mistakes_are_one_line_without_traceback(db: Path, args: tuple[str, ...], run: Runner) -> None:
+    result = run(*args, db=db)
+    assert result.returncode != 0 and result.stderr.strip()
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_config_stops_with_file_section_key(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[web]\nport = "eighty"\n', encoding="utf-8")
+    result = process("--config", str(config), "catalog", "list")
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"{config}: [web] port: expected an integer, got str"
+
+
+def test_unknown_platform_key_stops_start_up(tmp_path: Path) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text('[[bots]]\nname = "dt"\nplatform = "dingtalk"\nwebhook = "https://x/robot/send?access_token=t"\n'
+                      'colour = "red"\n', encoding="utf-8")
+    result = process("--config", str(config), "--db", str(tmp_path / "g.db"), "run", "--port", "0")
+    assert result.returncode != 0 and "colour" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_enquiry_log_and_stats(db: Path, run: Runner) -> None:
+    for question in ("小饭桌怎么备案", "驾照怎么换证", "驾照怎么换证", "买到假货了要投诉"):
+        run("ask", question, db=db)
+    rows = json.loads(run("enquiries", "list", "--json", db=db).stdout)
+    assert [r["question"] for r in rows] == ["买到假货了要投诉", "驾照怎么换证", "驾照怎么换证", "小饭桌怎么备案"]
+    assert rows[0]["kind"] == "complaint"
+    stats = json.loads(run("enquiries", "stats", "--json", db=db).stdout)
+    assert stats["total"] == 4 and stats["by_kind"] == {"enquiry": 3, "complaint": 1}
+    assert stats["unanswered_top"] == [{"question": "驾照怎么换证", "count": 2}]
+    unanswered = json.loads(run("enquiries", "list", "--unanswered", "--json", db=db).stdout)
+    assert {r["question"] for r in unanswered} == {"驾照怎么换证"}
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bot.main(["--help"])
+    assert exit_info.value.code == 0
+    listing = capsys.readouterr().out
+    for command in ("run", "ask", "catalog", "requests", "enquiries", "groups", "notice", "calendar"):
+        assert command in listing
+        with pytest.raises(SystemExit) as exit_info:
+            bot.main([command, "--help"])
+        assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
