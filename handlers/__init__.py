@@ -10,30 +10,53 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
 import clock
-from knowledge import Knowledge
+from knowledge import Answer, Knowledge
 from platforms import Inbound
 from store import dumps, get_meta, insert_row, loads, set_meta
 
 __all__ = ["Context", "Reply", "Handler", "handle_inbound", "log_enquiry", "pseudonym", "installation_salt"]
 
 
+_ANSWER_CACHE = 2048  # questions; a group chat asks the same few things over and over
+
+
 @dataclass
 class Context:
-    """What handlers need besides the database; `knowledge` is swapped when the catalog changes."""
+    """What handlers need besides the database; `use_catalog` swaps in a new index when the catalog changes."""
 
     knowledge: Knowledge
     salt: bytes  # per-installation key for sender pseudonyms
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # catalog items by id, for summaries
     top_k: int = 3
     now: Callable[[], datetime] = clock.now
+    _answers: tuple[Knowledge, OrderedDict[tuple[str, int, date], Answer]] | None = field(default=None, repr=False)
+
+    def use_catalog(self, knowledge: Knowledge, items: list[dict[str, Any]]) -> None:
+        self.items = {item["id"]: item for item in items}
+        self.knowledge = knowledge
+
+    def search(self, question: str) -> Answer:
+        """knowledge.search, remembered per index: the cache goes with the index it was computed on."""
+        knowledge = self.knowledge
+        if self._answers is None or self._answers[0] is not knowledge:
+            self._answers = (knowledge, OrderedDict())
+        cache = self._answers[1]
+        key = (question, self.top_k, self.now().date())
+        answer = cache.get(key)
+        if answer is None:
+            answer = cache[key] = knowledge.search(question, top_k=self.top_k, today=key[2])
+            if len(cache) > _ANSWER_CACHE:
+                cache.popitem(last=False)
+        return answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ def decide(ctx: Context, question: str) -> Reply:
     question = question.strip()
     if not question:
         return Reply(texts.NOT_UNDERSTOOD, kind="command", log=False)
-    result = ctx.knowledge.search(question, top_k=ctx.top_k, today=ctx.now().date())
+    result = ctx.search(question)
     matches = [m.as_dict() | {"published": m.published} for m in result.matches]
     if is_complaint(question):
         return _complaint_reply(result, matches)

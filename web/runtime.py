@@ -30,6 +30,7 @@ __all__ = ["Gateway"]
 
 log = logging.getLogger(__name__)
 _REPLY_ATTEMPTS = 3
+_REPLY_WORKERS = 2  # concurrent answers per bot
 _REPLY_MAX_AGE = 3600  # seconds; WeCom's response_url lives 1 h, DingTalk's sessionWebhook ~90 min
 _REPLY_MAX_WAIT = 30.0  # seconds; a chat answer later than this is no answer
 
@@ -46,7 +47,7 @@ class Gateway:
         self.scheduler: Any = None
         self._revisions: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._replies: asyncio.Queue[tuple[Platform, Inbound, str]] = asyncio.Queue()
+        self._replies: dict[str, asyncio.Queue[tuple[Platform, Inbound, str]]] = {}
 
     async def start(self) -> None:
         self.store.start()
@@ -54,7 +55,6 @@ class Gateway:
         self.ctx = Context(knowledge=Knowledge.build([]), salt=salt, top_k=self.settings.catalog.top_k)
         await self.reload_catalog()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        self._spawn(self._reply_worker())
         await self._requeue_replies()
         self._spawn(self._poll())
         from scheduler import Scheduler
@@ -90,8 +90,7 @@ class Gateway:
         started = time.perf_counter()
         items = await self.store.run(lambda db: all_items(db))
         knowledge = await asyncio.get_running_loop().run_in_executor(None, Knowledge.build, items)
-        self.ctx.knowledge = knowledge
-        self.ctx.items = {item["id"]: item for item in items}
+        self.ctx.use_catalog(knowledge, items)
         log.info("catalog: %d items indexed in %.0f ms", len(items), (time.perf_counter() - started) * 1000)
         if not items:
             log.warning("catalog is empty: every question will open a possible request; "
@@ -103,7 +102,13 @@ class Gateway:
         return await self.store.run(handle_inbound, self.ctx, event, deferred)
 
     def reply_later(self, platform: Platform, event: Inbound, text: str) -> None:
-        self._replies.put_nowait((platform, event, text))
+        """Queue an answer on its bot's own lane: a slow or failing platform holds up only itself."""
+        lane = self._replies.get(platform.bot)
+        if lane is None:
+            lane = self._replies[platform.bot] = asyncio.Queue()
+            for _ in range(_REPLY_WORKERS):
+                self._spawn(self._reply_worker(lane))
+        lane.put_nowait((platform, event, text))
 
     async def _requeue_replies(self) -> None:
         """Answers queued before a crash and not yet posted: post them now, unless too old to matter."""
@@ -113,9 +118,9 @@ class Gateway:
             if platform is not None:
                 self.reply_later(platform, Inbound(**loads(row["event"])), row["text"])
 
-    async def _reply_worker(self) -> None:
+    async def _reply_worker(self, lane: asyncio.Queue[tuple[Platform, Inbound, str]]) -> None:
         while True:
-            platform, event, text = await self._replies.get()
+            platform, event, text = await lane.get()
             status, attempts, error = await self._post_reply(platform, event, text)
             await self.store.run(_mark_reply, event.platform, event.event_id, status, attempts, error)
 
