@@ -89,7 +89,7 @@ def open_possible_request(db: Database, question: str, sender: str, channel: str
         "id": f"{year}-{seq:04d}", "year": year, "seq": seq, "status": "pending",
         "created_at": clock.iso(moment), "updated_at": clock.iso(moment), "question": question,
         "question_key": key, "sender": sender, "channel": channel, "bot": bot, "chat": chat,
-        "enquiry_id": None, "received_on": "", "reply_due": "", "due_estimated": 0, "outcome": "", "note": "",
+        "received_on": "", "reply_due": "", "due_estimated": 0, "outcome": "", "note": "",
     }
     insert_row(db, "requests", request)
     return request, False

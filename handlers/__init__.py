@@ -8,7 +8,6 @@ returns a Reply wins, the enquiry log gets its row, and the reply is stored with
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
@@ -80,7 +79,7 @@ def pseudonym(salt: bytes, platform: str, sender: str) -> str:
     """A stable, non-reversible sender id: the same person links up, the log never holds the raw id."""
     if not sender:
         return ""
-    return hmac.new(salt, f"{platform}:{sender}".encode(), hashlib.sha256).hexdigest()[:16]
+    return hashlib.blake2b(f"{platform}:{sender}".encode(), key=salt[:64], digest_size=8).hexdigest()
 
 
 def installation_salt(db: Database) -> bytes:
@@ -113,10 +112,7 @@ def handle_inbound(db: Database, ctx: Context, event: Inbound, deferred: bool = 
     reply = next(r for r in (h(db, ctx, event) for h in _handlers()) if r is not None)
     at = clock.iso(ctx.now())
     if reply.log:
-        enquiry_id = log_enquiry(db, ctx, event, reply, at)
-        if reply.request_id and reply.kind == "enquiry":
-            db.execute("UPDATE requests SET enquiry_id = ? WHERE id = ? AND enquiry_id IS NULL",
-                       [enquiry_id, reply.request_id])
+        log_enquiry(db, ctx, event, reply, at)  # its request_id links a possible request to its questions
     insert_row(db, "inbound", {"platform": event.platform, "event_id": event.event_id, "bot": event.bot,
                                "received_at": at, "reply": dumps(reply.as_dict())})
     if deferred:

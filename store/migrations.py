@@ -67,7 +67,6 @@ def m001_initial(db: Database) -> None:
             "channel": str,
             "bot": str,
             "chat": str,
-            "enquiry_id": int,
             "received_on": str,  # 收到日 confirmed by staff; the statutory clock starts here
             "reply_due": str,
             "due_estimated": int,
