@@ -51,12 +51,14 @@ def _subscription(db: Database, event: Inbound, subscribe: bool, word: str) -> R
     group = find_group(db, event.bot, event.chat)
     if group is None:
         return Reply(texts.GROUP_NOT_REGISTERED, kind="command")
+    if not subscribe and category not in group["subscriptions"]:
+        return Reply(texts.not_subscribed(group["name"], category, group["subscriptions"]), kind="command")
     try:
-        current = (add if subscribe else remove)(db, group["name"], category)
+        changed = (add if subscribe else remove)(db, group["name"], category)
     except InvalidInput as exc:
         return Reply(str(exc), kind="command")
     template = texts.subscribed if subscribe else texts.unsubscribed
-    return Reply(template(group["name"], category, current), kind="command")
+    return Reply(template(group["name"], category, changed["subscriptions"]), kind="command")
 
 
 def _category(word: str) -> str | None:

@@ -98,6 +98,13 @@ def unsubscribed(group: str, category: str, categories: Sequence[str]) -> str:
     return f"本群“{group}”已退订“{category}”。当前订阅：{'、'.join(categories) or '全部类别'}。"
 
 
+def not_subscribed(group: str, category: str, categories: Sequence[str]) -> str:
+    if not categories:
+        return (f"本群“{group}”目前接收全部类别的通知。如只想接收部分类别，请发送“订阅 类别”，"
+                f"例如“订阅 预警信息”；订阅后只接收所订类别。")
+    return f"本群“{group}”没有订阅“{category}”。当前订阅：{'、'.join(categories)}。"
+
+
 def unknown_category(category: str, known: Sequence[str]) -> str:
     return f"没有“{category}”这个通知类别。可订阅：{'、'.join(known)}。"
 

@@ -213,3 +213,19 @@ async def test_catalog_change_from_another_process_is_picked_up(
 def test_settings_are_frozen(gateway_settings: Settings) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         gateway_settings.db = "x"  # type: ignore[misc]
+
+
+async def test_subscribe_and_unsubscribe_commands(client: TestClient, gateway_settings: Settings) -> None:
+    async def say(text: str, n: int) -> str:
+        return (await (await client.post("/hooks/webhook/open", json=event(text, f"sub-{n}"))).json())["reply"]
+
+    assert "全部类别" in await say("退订 预警信息", 0)  # nothing to narrow yet: explain how
+    assert "当前订阅：预警信息。" in await say("订阅 预警", 1)
+    assert "当前订阅：预警信息、问题产品下架通知" in await say("订阅：下架", 2)
+    db = open_db(gateway_settings.db)
+    assert json.loads(db["groups"].get("餐饮-东区")["subscriptions"]) == ["预警信息", "问题产品下架通知"]
+    db.close()
+    assert "当前订阅：问题产品下架通知" in await say("退订 预警信息", 3)
+    assert "没有“天气”这个通知类别" in await say("订阅 天气", 4)
+    other = await (await client.post("/hooks/webhook/open", json=event("订阅 预警信息", "sub-5", chat="elsewhere"))).json()
+    assert "尚未登记" in other["reply"]
