@@ -8,14 +8,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import json  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
 
-from knowledge import Knowledge  # noqa: E402
-from knowledge.text import tokenize  # noqa: E402
+from knowledge import Knowledge
+from knowledge.text import tokenize
 
 CATALOG = ROOT / "knowledge" / "data" / "demo_catalog.jsonl"
 QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"

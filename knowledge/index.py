@@ -58,6 +58,13 @@ SPECIFIC_RARITY = 0.6  # a foreign noun at least this rare (jieba frequency < ~1
 ABBREVIATION_WEIGHT = 0.7  # a catalog word an unknown question word abbreviates (乡厨 -> 乡村厨师)
 ROUTE_TERMS = ("投诉",)  # a question holding one of these is routed to the guide that holds it whatever it is about
 ROUTE_FACTOR = 1.5  # how much such a guide is lifted in the ranking
+CHAR_WEIGHT = 0.35  # a catalog word sharing the rarest character of an unknown question word (摊 -> 摊贩, 秤 -> 电子秤)
+CHAR_HELD = 0.5  # share of an unknown word's weight held by an item whose title or keywords hold that character
+CHAR_SHARE = 0.12  # a character in the titles/keywords of more than this share of items tells nothing
+CHAR_TERMS = 4  # catalog words an unknown word's character brings into the search
+STOP_CHARS = frozenset("人的了是在有和与及或不没我你他她它们这那个些么吗呢啊吧要想能会去来到说做弄办搞用拿找看问得地着过上下里中前后大小多少几一二三四五六七八九十年月日号时天")
+GUIDE_COVERAGE = 0.5  # ... and covers at least this share of it
+GUIDE_RATIO = 0.6  # a how-to question's guide that covers it as well as the top item takes first place within this
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,8 @@ class Knowledge:
         self._idf_unknown = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
         self._guides = frozenset(i for i, item in enumerate(items) if _is_guide(item.match))
         self._by_first: dict[str, list[str]] | None = None  # catalog words by first character, built on first use
+        # per character: how many items' titles/keywords hold it, and the title/keyword words holding it (lazy)
+        self._chars: tuple[dict[str, int], dict[str, list[str]]] | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -142,13 +151,19 @@ class Knowledge:
             if tok not in self._idf:
                 for full in self._expansions(tok):
                     terms[full] = max(terms.get(full, 0.0), ABBREVIATION_WEIGHT)
+            for near in self._char_terms(tok):
+                terms[near] = max(terms.get(near, 0.0), CHAR_WEIGHT)
         scores = self._accumulate(terms)
         if not scores:
             return Answer(False, [], "no_match")
         routes = [t for t in ROUTE_TERMS if t in content]
-        ranked = self._rank(scores, _is_howto(query.text), routes)
+        howto = _is_howto(query.text)
+        ranked = self._rank(scores, howto, routes)
         best_idx, best_score = ranked[0]
         reason = self._abstain_reason(query, content, self._items[best_idx], routes)
+        if howto and not reason and best_idx not in self._guides:
+            ranked = self._guide_first(ranked, query, content, routes)
+            best_idx, best_score = ranked[0]
         matches = [_rescored(self._items[i].match, s) for i, s in ranked[:top_k]]
         alternatives = sum(1 for i, s in ranked[1:top_k] if s >= ALTERNATIVE_RATIO * best_score
                            and self._coverage(content, self._items[i]) >= MIN_COVERAGE)
@@ -168,30 +183,85 @@ class Knowledge:
         found = [t for t in self._by_first.get(tok[0], ()) if len(t) > len(tok) and pattern.fullmatch(t)]
         return found[:3]
 
+    def _char_index(self) -> tuple[dict[str, int], dict[str, list[str]]]:
+        """Characters of the catalog's titles and keywords: in how many items each occurs, and the words with it."""
+        if self._chars is None:
+            df: dict[str, int] = defaultdict(int)
+            vocab: set[str] = set()
+            for item in self._items:
+                for ch in set(item.head):
+                    df[ch] += 1
+                vocab.update(item.topic)
+            words: dict[str, list[str]] = defaultdict(list)
+            for term in vocab:
+                if len(term) >= 2 and "\u4e00" <= term[0] <= "\u9fff" and not _is_date_token(term):
+                    for ch in set(term):
+                        words[ch].append(term)
+            for found in words.values():
+                found.sort(key=lambda t: (len(t), -self._idf.get(t, 0.0), t))
+            self._chars = (dict(df), dict(words))
+        return self._chars
+
+    def _key_char(self, tok: str) -> str:
+        """A question word of one character (早餐|摊, 秤, 续) standing for the catalog words that hold it (摊贩, 电子秤,
+        延续), when few items' titles or keywords use it (else it tells nothing); else ''."""
+        lex = lexicon()
+        if not tok or tok in lex.modifiers or tok in lex.generic or _is_date_token(tok):
+            return ""
+        if len(tok) != 1:
+            return ""  # 护照, 结婚证, 驾校 are things in their own right, not kinds of 照/证/校 the catalog knows
+        ch = tok
+        if not "\u4e00" <= ch <= "\u9fff" or ch in STOP_CHARS or ch in lex.stopwords:
+            return ""
+        df, _ = self._char_index()
+        return ch if 0 < df.get(ch, 0) <= max(1, int(CHAR_SHARE * len(self._items))) else ""
+
+    def _char_in(self, tok: str, text: str) -> bool:
+        """Does the text hold the head character of an unknown word (see _key_char)?"""
+        ch = self._key_char(tok)
+        return bool(ch) and ch in text
+
+    def _char_terms(self, tok: str) -> list[str]:
+        """Catalog words an unknown question word may mean, by its rarest character (摊 -> 摊贩, 秤 -> 电子秤)."""
+        ch = self._key_char(tok)
+        return self._char_index()[1].get(ch, [])[:CHAR_TERMS] if ch else []
+
     def _accumulate(self, terms: dict[str, float]) -> dict[int, float]:
         """Gather candidates from each term's champion postings (highest weights first), then score the
         best of them exactly from their own term weights; exact outright when every list is short."""
-        partial: dict[int, float] = defaultdict(float)
+        partial: dict[int, float] = {}
+        get = partial.get
+        postings = self._postings
         truncated = False
         for term, weight in terms.items():
-            plist = self._postings.get(term, ())
+            plist = postings.get(term)
+            if not plist:
+                continue
             reach = CHAMPIONS if weight >= 1.0 else CHAMPIONS // 4  # parts and variants find fewer candidates
-            truncated = truncated or len(plist) > reach
-            for doc, w in plist[:reach]:
-                partial[doc] += weight * w
-        if not truncated or len(partial) <= RESCORE:
-            return partial if not truncated else self._exact(partial, terms)
-        return self._exact(heapq.nlargest(RESCORE, partial, key=partial.__getitem__), terms)
+            if len(plist) > reach:
+                truncated = True
+                plist = plist[:reach]
+            for doc, w in plist:
+                partial[doc] = get(doc, 0.0) + weight * w
+        if not truncated:
+            return partial
+        if len(partial) > RESCORE:
+            partial = dict(sorted(partial.items(), key=_second, reverse=True)[:RESCORE])
+        return self._exact(partial, terms)
 
     def _exact(self, docs: Iterable[int], terms: dict[str, float]) -> dict[int, float]:
         """Full BM25 scores of a few items, read from their forward term weights."""
-        rows = [(doc, self._items[doc].weights) for doc in docs]
-        out = dict.fromkeys((doc for doc, _ in rows), 0.0)
-        for term, weight in terms.items():
-            for doc, weights in rows:
-                w = weights.get(term)
+        items = self._items
+        pairs = list(terms.items())
+        out: dict[int, float] = {}
+        for doc in docs:
+            get = items[doc].weights.get
+            total = 0.0
+            for term, weight in pairs:
+                w = get(term)
                 if w:
-                    out[doc] += weight * w
+                    total += weight * w
+            out[doc] = total
         return out
 
     def _rank(self, scores: dict[int, float], howto: bool, routes: list[str]) -> list[tuple[int, float]]:
@@ -205,7 +275,25 @@ class Knowledge:
                 score *= HOWTO_FACTOR if howto else 1.0
                 score *= ROUTE_FACTOR if routes and _routed(routes, item) else 1.0
             adjusted.append((i, score))
-        return sorted(adjusted, key=lambda kv: -kv[1])
+        adjusted.sort(key=lambda kv: -kv[1])
+        return adjusted
+
+    def _guide_first(self, ranked: list[tuple[int, float]], query: Analysis, content: list[str],
+                     routes: list[str]) -> list[tuple[int, float]]:
+        """A how-to question answered by a rule or notice goes to the guide just below it instead, when that guide
+        also answers it and holds every question word the top item is titled or keyworded on (做豆腐的小作坊要办啥证:
+        the 小作坊 licence guide, not the 小作坊 办法 whose body happens to name 豆腐; but 食物中毒预案是啥 stays
+        with the 预案)."""
+        top_idx, top_score = ranked[0]
+        titled = [t for t in dict.fromkeys(content) if t in self._items[top_idx].topic]
+        for pos, (i, score) in enumerate(ranked[1:4], 1):
+            item = self._items[i]
+            if i in self._guides and score >= GUIDE_RATIO * top_score \
+                    and all(t in item.weights for t in titled) \
+                    and self._coverage(content, item) >= GUIDE_COVERAGE \
+                    and not self._abstain_reason(query, content, item, routes):
+                return [ranked[pos]] + ranked[:pos] + ranked[pos + 1:]
+        return ranked
 
     def _abstain_reason(self, query: Analysis, content: list[str], item: _Item, routes: list[str]) -> str:
         """Empty when the item answers the question, else why not (for the log and for tuning)."""
@@ -218,10 +306,12 @@ class Knowledge:
                 return "low_coverage:" + ",".join(missing[:3])
             foreign = any(self._foreign(t, item) for t in content)
             if not any(self._topical(t, item, foreign) for t in content
-                       if t in item.weights or _spelled(t, item.head)):
+                       if t in item.weights or _spelled(t, item.head)) \
+                    and not any(self._char_in(t, item.head) for t in content):
                 return "off_domain"
             head = content[0]  # the topic comes first: 网吧几点关门, 违章停车罚款怎么交
-            if self._foreign(head, item) and is_dictionary_word(head) and rarity(head) >= SPECIFIC_RARITY:
+            if self._foreign(head, item) and is_dictionary_word(head) and rarity(head) >= SPECIFIC_RARITY \
+                    and not self._names_topic(content[1:], item, query.text):
                 return "foreign_subject:" + head  # a specific thing the item never mentions is what is asked about
             if foreign and not any(t in item.topic and self._topical(t, item) for t in content if t in item.weights):
                 return "foreign_subject:" + next(t for t in content if self._foreign(t, item))
@@ -232,6 +322,15 @@ class Knowledge:
             if name not in item.text:
                 return "named_entity:" + name
         return ""
+
+    def _names_topic(self, content: list[str], item: _Item, text: str) -> bool:
+        """Does the question also name a specific thing this item is titled or keyworded on (叉车, 预付卡)? Then a
+        foreign word before it says where or whose (厂里的叉车), not what about. The word must be the question's own,
+        not a synonym's canonical form (网吧几点关门: 关门 -> 办公时间 does not make 网吧 a place of ours)."""
+        lex = lexicon()
+        rare = max(RARE_DF, len(self._items) // 500)
+        return any(len(t) > 1 and t in item.topic and t in text and t not in lex.generic and not is_light(t)
+                   and len(self._postings.get(t, ())) <= rare for t in content)
 
     def _foreign(self, tok: str, item: _Item) -> bool:
         """A thing the question names that neither the catalog nor this item knows (户口本, 驾校): its subject."""
@@ -267,9 +366,13 @@ class Knowledge:
                 held += weight * BODY_SPELLED
                 continue
             parts = [p for p in subterms(tok) if p in self._idf]
+            share = 0.0
             if parts:
                 got = sum(self._idf[p] for p in parts if p in item.weights)
-                held += weight * 0.7 * got / sum(self._idf[p] for p in parts)
+                share = 0.7 * got / sum(self._idf[p] for p in parts)
+            if tok not in self._idf and share < CHAR_HELD and self._char_in(tok, item.head):
+                share = CHAR_HELD
+            held += weight * share
         return held / total if total else 0.0
 
     def _term_weight(self, tok: str) -> float:
@@ -386,6 +489,10 @@ def _missing_period(periods: list[Period], item: _Item) -> str:
 
 def _overlaps(a: Period, b: Period) -> bool:
     return a.first_month <= b.last_month and b.first_month <= a.last_month
+
+
+def _second(pair: tuple[int, float]) -> float:
+    return pair[1]
 
 
 def _rescored(match: Match, score: float) -> Match:

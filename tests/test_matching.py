@@ -171,8 +171,10 @@ def test_accuracy_on_held_out_catalog_and_questions() -> None:
     """A second district's catalog and citizen questions written before any tuning on them (bench_accuracy.py).
 
     Target 0.90 / 0.85. Reached 101/123 = 0.821 right item first (95/123 = 0.772 from general mechanisms
-    alone, the rest from domain synonyms added after seeing the misses) and 38/38 abstentions; the bar below
-    is the reached figure minus a small margin, not the target."""
+    alone, the rest from domain synonyms added after seeing the misses) and 38/38 abstentions; then 106/123 = 0.862
+    with the one-character fallback, the guide-first and the topic-word rules (whose misses here were looked at, so
+    no longer a true held-out set: see the fresh set below). The bar below is the reached figure minus a small
+    margin, not the target."""
     items = _jsonl(HELDOUT / "catalog.jsonl")
     rows = _jsonl(HELDOUT / "questions.jsonl")
     assert len(items) >= 45 and len(rows) >= 120 and sum(r["expect"] is None for r in rows) >= 35
@@ -188,5 +190,35 @@ def test_accuracy_on_held_out_catalog_and_questions() -> None:
         else:
             answerable += 1
             right += ans.answered and ans.matches[0].id == row["expect"]
-    assert right / answerable >= 0.78
-    assert abstained / unanswerable >= 0.85
+    assert right / answerable >= 0.84
+    assert abstained / unanswerable >= 0.95
+
+
+FRESH = ROOT / "tests" / "data" / "fresh"
+
+
+def test_accuracy_on_fresh_catalog_and_questions() -> None:
+    """A third district's catalog (东湖区) and citizen questions, written before the changes they measure and never
+    used to add vocabulary or to tune on their misses (bench_accuracy.py fresh): the honest figure.
+
+    Target 0.90 / 0.85, not reached. Before the character fallback, guide-first and topic-word rules: 86/103 = 0.835
+    right item first and 27/34 = 0.794 abstentions; after: 87/103 = 0.845 and 27/34 = 0.794. The bars below are the
+    reached figures minus a small margin, not the target."""
+    items = _jsonl(FRESH / "catalog.jsonl")
+    rows = _jsonl(FRESH / "questions.jsonl")
+    assert len(items) >= 45 and len(rows) >= 110 and sum(r["expect"] is None for r in rows) >= 30
+    assert {i["category"] for i in items} <= CATEGORIES
+    assert {r["expect"] for r in rows} - {None} <= {i["id"] for i in items}
+    kb = Knowledge.build(items)
+    right = abstained = answerable = unanswerable = 0
+    for row in rows:
+        today = date.fromisoformat(row["today"]) if row.get("today") else None
+        ans = kb.search(row["q"], today=today)
+        if row["expect"] is None:
+            unanswerable += 1
+            abstained += not ans.answered
+        else:
+            answerable += 1
+            right += ans.answered and ans.matches[0].id == row["expect"]
+    assert right / answerable >= 0.82
+    assert abstained / unanswerable >= 0.76
