@@ -11,11 +11,14 @@ from __future__ import annotations
 import hmac
 import importlib
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from errors import BadPayload, BadSignature, ConfigError
+import aiohttp
+
+from errors import BadPayload, BadSignature, ConfigError, TemporaryError
 
 __all__ = [
     "RawRequest",
@@ -123,12 +126,30 @@ class Platform:
         # A role is available when its keys are configured and the adapter implements it at all.
         self.can_receive = (has_receive or not self.receive_keys) and type(self).parse is not Platform.parse
         self.can_push = (has_push or not self.push_keys) and type(self).send is not Platform.send
+        self.clock: Callable[[], float] = time.time  # unix seconds for signing; tests fix it to known vectors
+        self.timeout = 10.0  # seconds per platform call; tests shorten it
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} bot={self.bot!r}>"
 
     def opt(self, key: str, default: Any = "") -> Any:
         return self.options.get(key, default)
+
+    async def post_json(self, http: Any, url: Any, body: Mapping[str, Any], what: str,
+                        headers: Mapping[str, str] | None = None) -> tuple[int, Mapping[str, str], str]:
+        """POST UTF-8 JSON; (status, headers, text), or TemporaryError on a timeout or a network failure.
+
+        Messages never carry str(exc): an aiohttp error can quote the URL, and webhook URLs are secrets."""
+        data = json.dumps(body, ensure_ascii=False).encode()
+        sent = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        try:
+            async with http.post(url, data=data, headers=sent,
+                                 timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
+                return resp.status, resp.headers, await resp.text()
+        except TimeoutError:
+            raise TemporaryError(f"{self.name} {what}: no answer within {self.timeout:g}s", code="timeout") from None
+        except aiohttp.ClientError as exc:
+            raise TemporaryError(f"{self.name} {what}: {type(exc).__name__}", code="connection") from None
 
     # --- inbound -----------------------------------------------------------------
     def handshake(self, req: RawRequest) -> Ack | None:

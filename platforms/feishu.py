@@ -15,13 +15,11 @@ import hmac
 import json
 import logging
 import re
-import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import aiohttp
 
 from errors import (
     BadPayload,
@@ -91,8 +89,6 @@ class FeishuPlatform(Platform):
         where = source or f"[bots.{bot}]"
         if self.opt("encrypt_key") and not self.can_receive:
             raise ConfigError(f"{where} encrypt_key: set verification_token, app_id and app_secret to receive")
-        self.clock: Callable[[], float] = time.time  # injectable: push signatures and token expiry
-        self.timeout = 10.0  # seconds per platform call; tests shorten it
         self.max_skew = skew_option(self.opt("max_skew", 3600), where)
         self.api_base = _api_base(str(self.opt("api_base") or DEFAULT_API_BASE), where)
         encrypt_key = str(self.opt("encrypt_key"))
@@ -265,17 +261,8 @@ class FeishuPlatform(Platform):
 
     async def _post(self, http: Any, url: str, body: dict[str, Any], what: str,
                     headers: Mapping[str, str] | None = None) -> tuple[int, Mapping[str, str], dict[str, Any]]:
-        """POST UTF-8 JSON (not \\u escapes: they triple the size of Chinese text against the 20 KB cap)."""
-        data = json.dumps(body, ensure_ascii=False).encode()
-        sent = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.timeout)
-            async with http.post(url, data=data, headers=sent, timeout=timeout) as resp:
-                status, answer_headers, text = resp.status, resp.headers, await resp.text()
-        except asyncio.TimeoutError:
-            raise TemporaryError(f"feishu {what}: timed out", code="timeout") from None
-        except aiohttp.ClientError as exc:  # never str(exc): an InvalidURL message holds the hook token
-            raise TemporaryError(f"feishu {what}: {type(exc).__name__}", code="connection") from None
+        """POST and parse the JSON answer (post_json sends UTF-8, not \\u escapes that triple Chinese text)."""
+        status, answer_headers, text = await self.post_json(http, url, body, what, headers)
         try:
             parsed = json.loads(text)
         except ValueError:

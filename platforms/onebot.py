@@ -15,7 +15,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import aiohttp
 
 from errors import BadPayload, BadSignature, MissingSignature, PermanentError, TemporaryError
 from platforms import Ack, Inbound, Message, Platform, RawRequest, Target, json_object, safe_equal, split_utf8
@@ -65,10 +64,6 @@ class OneBotPlatform(Platform):
     push_keys: ClassVar[tuple[str, ...]] = ("api_base",)
     optional_keys: ClassVar[tuple[str, ...]] = ("secret", "access_token", "self_id")
     secret_keys: ClassVar[tuple[str, ...]] = ("secret", "access_token")
-
-    def __init__(self, bot: str, options: Mapping[str, Any], source: str = "") -> None:
-        super().__init__(bot, options, source)
-        self.timeout = 10.0  # seconds per HTTP request
 
     # --- inbound -----------------------------------------------------------------
     def verify(self, req: RawRequest) -> None:
@@ -142,18 +137,9 @@ class OneBotPlatform(Platform):
     async def _call(self, http: Any, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Call one API action and raise by HTTP status, `status` and `retcode`."""
         url = str(self.opt("api_base")).rstrip("/") + "/" + action
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        if self.opt("access_token"):
-            headers["Authorization"] = f"Bearer {self.opt('access_token')}"
-        data = json.dumps(payload, ensure_ascii=False).encode()
-        try:
-            async with http.post(url, data=data, headers=headers,
-                                 timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
-                status, answer = resp.status, await resp.text()
-        except TimeoutError:
-            raise TemporaryError(f"onebot {action}: no answer within {self.timeout:g}s", code="timeout") from None
-        except aiohttp.ClientError as exc:
-            raise TemporaryError(f"onebot {action}: request failed ({type(exc).__name__})", code="connection") from None
+        token = self.opt("access_token")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        status, _, answer = await self.post_json(http, url, payload, action, headers)
         return _check(action, status, answer)
 
 

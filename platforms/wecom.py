@@ -8,17 +8,14 @@ Outbound: POST {webhook} (the key= in it is the credential) with markdown, ≤40
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 
 from errors import (
     BadPayload,
@@ -73,8 +70,6 @@ class WeComPlatform(Platform):
     def __init__(self, bot: str, options: Mapping[str, Any], source: str = "") -> None:
         super().__init__(bot, options, source)
         where = source or f"[bots.{bot}]"
-        self.clock: Callable[[], float] = time.time  # injectable: reply timestamps
-        self.timeout = 10.0  # seconds per platform call; tests shorten it
         self.max_skew = skew_option(self.opt("max_skew", 3600), where)
         if self.opt("webhook") and not _key_of(str(self.opt("webhook"))):
             raise ConfigError(f"{where} webhook: expected the group robot URL with ?key=...")
@@ -179,15 +174,7 @@ class WeComPlatform(Platform):
         check_fresh(timestamp, req.now, self.max_skew)
 
     async def _post(self, http: Any, url: str, body: dict[str, Any], what: str) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        try:
-            async with http.post(url, data=data, headers={"Content-Type": "application/json"},
-                                 timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
-                status, headers, text = resp.status, resp.headers, await resp.text()
-        except asyncio.TimeoutError:
-            raise TemporaryError(f"wecom {what}: timed out", code="timeout") from None
-        except aiohttp.ClientError as exc:  # never str(exc): an InvalidURL message holds the key
-            raise TemporaryError(f"wecom {what}: {type(exc).__name__}", code="connection") from None
+        status, headers, text = await self.post_json(http, url, body, what)
         try:
             _check_answer(status, headers, text)
         except (RateLimited, TemporaryError, PermanentError) as exc:
