@@ -56,6 +56,3 @@ class CliContext:
 
 Handler = Callable[[argparse.Namespace, CliContext], int]
 
-
-def err(message: str) -> None:
-    print(f"错误: {message}", file=sys.stderr)

@@ -51,7 +51,6 @@ class CatalogConfig:
 @dataclass(frozen=True, slots=True)
 class Settings:
     db: str
-    timezone: str = "Asia/Shanghai"
     web: WebConfig = field(default_factory=WebConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     catalog: CatalogConfig = field(default_factory=CatalogConfig)

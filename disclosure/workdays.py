@@ -102,10 +102,6 @@ class WorkCalendar:
         end = self.add_workdays(start, n)
         return end, self.is_estimated(end)
 
-    def holiday_name(self, day: date) -> str:
-        """The library's name for a rest day (empty when none), for staff output."""
-        return str(self._base.get(day, ""))
-
 
 def load_calendar(db: Database) -> WorkCalendar:
     """The calendar as staff have configured it in this database."""

@@ -130,7 +130,9 @@ class Platform:
         self.timeout = 10.0  # seconds per platform call; tests shorten it
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} bot={self.bot!r}>"
+        """Safe to log: secret options (keys, tokens, webhook URLs) are masked."""
+        shown = " ".join(f"{k}={mask(str(v)) if k in self.secret_keys else repr(v)}" for k, v in self.options.items())
+        return f"<{type(self).__name__} bot={self.bot!r}{' ' + shown if shown else ''}>"
 
     def opt(self, key: str, default: Any = "") -> Any:
         return self.options.get(key, default)

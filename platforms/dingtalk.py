@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 RATE_LIMITED = 130101  # "send too fast, exceed 20 times per minute": the robot is locked out for 10 minutes
 LOCKOUT_SECONDS = 600.0
-SECURITY = 310000  # keywords not in content / invalid timestamp / sign not match / ip not in whitelist
 BUSY = -1  # "系统繁忙" in DingTalk's general error table: worth a retry
 _MENTION = re.compile(r"^@\S+\s*")
 
@@ -199,7 +198,7 @@ def _check(status: int, answer: str) -> None:
         raise TemporaryError(f"dingtalk -1: {errmsg}", code=code)
     if not isinstance(code, int):
         raise TemporaryError("dingtalk: HTTP 200 without an errcode", code="body")
-    raise PermanentError(f"dingtalk {code}: {errmsg}", code=code)
+    raise PermanentError(f"dingtalk {code}: {errmsg}", code=code)  # e.g. 310000: keyword, sign, timestamp, IP
 
 
 def _masked(webhook: str) -> str:

@@ -23,7 +23,6 @@ __all__ = ["OneBotPlatform", "sign", "segments"]
 
 log = logging.getLogger(__name__)
 
-PERMANENT_RETCODES = frozenset({100, 102, 104})  # bad params, invalid data / no permission, credentials expired
 TEMPORARY_RETCODES = frozenset({103, 201})  # failed, worker pool busy
 _CQ = re.compile(r"\[CQ:([A-Za-z0-9_.-]+)((?:,[^\]]*)?)\]")
 
