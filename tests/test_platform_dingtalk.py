@@ -411,3 +411,31 @@ async def test_reply_queued_before_a_crash_is_posted_at_the_next_start(
             break
         await asyncio.sleep(0.01)
     assert status == ["sent"]
+
+
+async def test_a_slow_bot_does_not_hold_up_another_bots_answers(
+        aiohttp_client: Any, aiohttp_server: Server, tmp_path: Any) -> None:
+    """Each bot answers on its own lane: one whose sessionWebhook hangs delays only its own replies."""
+    from bot import create_app
+    from config import load_settings
+
+    slow, quick = FakeDingTalk(), FakeDingTalk()
+    slow.answer_next(delay=1.0)
+    slow_base = str((await aiohttp_server(slow.app())).make_url("")).rstrip("/")
+    quick_base = str((await aiohttp_server(quick.app())).make_url("")).rstrip("/")
+    path = tmp_path / "gongkai.toml"
+    path.write_text(E2E_CONFIG + E2E_CONFIG.replace('"dt-main"', '"dt-other"'), encoding="utf-8")
+    settings = load_settings(str(path), environ={"DT_APP_SECRET": APP_SECRET}, db=str(tmp_path / "t.db"))
+    client = await aiohttp_client(create_app(settings))
+    now_ms = int(time.time() * 1000)
+    for bot, base, msg in (("dt-main", slow_base, "m-slow"), ("dt-other", quick_base, "m-quick")):
+        body = event_body(msgId=msg, createAt=now_ms, sessionWebhook=f"{base}/robot/sendBySession?session={msg}",
+                          sessionWebhookExpiredTime=now_ms + 90 * 60 * 1000)
+        headers = {"timestamp": str(now_ms), "sign": sign(APP_SECRET, now_ms), "Content-Type": "application/json"}
+        assert (await client.post(f"/hooks/dingtalk/{bot}", data=body, headers=headers)).status == 200
+    for _ in range(50):  # well inside the slow bot's 1 s hang
+        if quick.replies:
+            break
+        await asyncio.sleep(0.01)
+    assert [r["session"] for r in quick.replies] == ["m-quick"]
+    assert slow.replies == []  # still hanging
