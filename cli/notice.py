@@ -175,6 +175,14 @@ def cmd_roster(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+def cmd_ack(args: argparse.Namespace, ctx: CliContext) -> int:
+    with transaction(ctx.db()) as db:
+        notice = notices.record_ack(db, args.id, args.group, args.text, args.by)
+    ctx.out({"id": notice["id"], "group": args.group, "acknowledged": True},
+            f"已登记：“{args.group}”已确认《{notice['title']}》（{args.text}，{args.by}）")
+    return 0
+
+
 def cmd_resend(args: argparse.Namespace, ctx: CliContext) -> int:
     with transaction(ctx.db()) as db:
         count = outbox.resend_uncertain(db, args.id, args.by)
@@ -234,6 +242,10 @@ def register(sub: Any) -> None:
         "--platform", metavar="P", help="wecom dingtalk feishu onebot console")
     _leaf(nsub, "report", "发送报告", cmd_report).add_argument("--csv", metavar="FILE", help="同时导出 CSV")
     _leaf(nsub, "roster", "培训报名名单", cmd_roster).add_argument("--csv", metavar="FILE", help="导出 CSV")
+    ack = _leaf(nsub, "ack", "登记某群的确认（如电话确认）", cmd_ack)
+    ack.add_argument("--group", required=True, metavar="NAME")
+    ack.add_argument("--by", required=True, metavar="USER")
+    ack.add_argument("--text", default="电话确认", help="确认方式（默认：电话确认）")
     _leaf(nsub, "resend-uncertain", "把“不确定”的发送重新排队（可能重复，由工作人员决定）",
           cmd_resend).add_argument("--by", required=True, metavar="USER")
 

@@ -19,11 +19,15 @@ __all__ = ["handle", "ACK_TEXTS"]
 ACK_TEXTS = ("收到", "已下架", "1", "已收到", "收到了", "已阅")
 _TRIM = " \t\r\n。.！!，,～~"
 _SIGNUP = re.compile(r"^报名[\s:：]*(\S+)?\s*(.*)$")
+_CODE = re.compile(r"^(?:确认|收到|已下架)?[\s:：]*(\d+-[0-9A-Za-z]{4})$")  # from groups whose bot cannot read
 
 
 def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     """Answer an acknowledgement or a registration from a known group; None lets the enquiry handler try."""
     text = event.text.strip(_TRIM)
+    code = _CODE.match(text)
+    if code:
+        return _ack_by_code(db, code.group(1), pseudonym(ctx.salt, event.platform, event.sender))
     if text not in ACK_TEXTS and not text.startswith("报名"):
         return None
     group = groups.find_group(db, event.bot, event.chat)
@@ -40,6 +44,14 @@ def _ack(db: Database, group: str, text: str, who: str) -> Reply | None:
     if notice is None:
         return None if text == "1" else Reply("本群暂无需要回复的通知。", kind="command", log=False)
     return Reply(f"已登记：本群已确认《{notice['title']}》（{text}）。谢谢！", kind="command", log=False)
+
+
+def _ack_by_code(db: Database, code: str, who: str) -> Reply:
+    found = notices.acknowledge_code(db, code, who)
+    if found is None:
+        return Reply(f"确认码 {code} 无效，请核对通知中的确认码。", kind="command", log=False)
+    notice, group = found
+    return Reply(f"已登记：“{group}”已确认《{notice['title']}》。谢谢！", kind="command", log=False)
 
 
 def _signup(db: Database, group: str, text: str, who: str) -> Reply:

@@ -20,6 +20,9 @@ from store import bump, dumps, loads
 
 __all__ = [
     "EDITABLE",
+    "ack_code",
+    "acknowledge_code",
+    "record_ack",
     "content_hash",
     "create_notice",
     "get_notice",
@@ -211,9 +214,42 @@ def cancel(db: Database, notice_id: int | str, by: str = "") -> dict[str, Any]:
     return get_notice(db, notice["id"])
 
 
-def message_for(notice: Mapping[str, Any], send_kind: str = "notice") -> Message:
+def message_for(notice: Mapping[str, Any], send_kind: str = "notice", ack_code: str = "") -> Message:
     reminder = {"reminder": "提醒", "ack_reminder": "请回复"}.get(send_kind, "")
-    return templates.render(notice, reminder)
+    return templates.render(notice, reminder, ack_code)
+
+
+def ack_code(notice_id: int, group: str) -> str:
+    """The confirmation code of one (notice, group): `12-7KQ2`, derived, so nothing is stored to check it."""
+    digest = hashlib.blake2b(f"{notice_id}:{group}".encode(), digest_size=8).digest()
+    alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
+    value = int.from_bytes(digest, "big")
+    return f"{notice_id}-" + "".join(alphabet[(value >> (5 * i)) % len(alphabet)] for i in range(4))
+
+
+def acknowledge_code(db: Database, code: str, sender: str = "") -> tuple[dict[str, Any], str] | None:
+    """(notice, group) for a valid confirmation code from any channel, the acknowledgement recorded."""
+    number, _, _ = code.strip().upper().partition("-")
+    if not number.isdigit():
+        return None
+    rows = db.execute("SELECT DISTINCT grp FROM deliveries WHERE notice_id = ? AND status = 'sent'",
+                      [int(number)]).fetchall()
+    group = next((g for (g,) in rows if ack_code(int(number), g) == code.strip().upper()), None)
+    if group is None:
+        return None
+    return record_ack(db, int(number), group, "确认码", sender), group
+
+
+def record_ack(db: Database, notice_id: int | str, group: str, text: str, who: str) -> dict[str, Any]:
+    """One acknowledgement per (notice, group); the first counts. Staff use it for phone confirmations."""
+    notice = get_notice(db, notice_id)
+    if not db.execute("SELECT 1 FROM deliveries WHERE notice_id = ? AND grp = ? LIMIT 1",
+                      [notice["id"], group]).fetchone():
+        raise InvalidInput(f"通知 #{notice['id']} 没有发往群 {group!r}")
+    db.execute("INSERT OR IGNORE INTO notice_acks(notice_id, grp, at, text, sender) VALUES (?, ?, ?, ?, ?)",
+               [notice["id"], group, _now(), text, who])
+    bump(db, "notices")
+    return notice
 
 
 _DUMMY = {"webhook": "https://example.invalid/robot/send?key=preview&access_token=preview",
@@ -302,12 +338,7 @@ def latest_sent(db: Database, group: str, kind: str | None = None) -> dict[str, 
 def acknowledge(db: Database, group: str, text: str, sender: str = "") -> dict[str, Any] | None:
     """Record a group's 收到/已下架 for the latest notice it received; the first answer counts."""
     notice = latest_sent(db, group)
-    if notice is None:
-        return None
-    db.execute("INSERT OR IGNORE INTO notice_acks(notice_id, grp, at, text, sender) VALUES (?, ?, ?, ?, ?)",
-               [notice["id"], group, _now(), text, sender])
-    bump(db, "notices")
-    return notice
+    return None if notice is None else record_ack(db, notice["id"], group, text, sender)
 
 
 def register_attendee(db: Database, group: str, name: str, org: str, sender: str = "") -> dict[str, Any] | None:

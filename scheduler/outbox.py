@@ -50,7 +50,8 @@ def _rows(notice: dict[str, Any], n: int, kind: str, group: dict[str, Any], adap
     if adapter is None or not adapter.can_push:
         return [{**base, "part": 1, "platform": "", "body": "{}", "status": "dead",
                  "error": f"机器人 {group['bot']} 未配置或不能推送", "code": "no_bot"}]
-    parts = adapter.render(notices.message_for(notice, kind))
+    code = "" if adapter.can_receive else notices.ack_code(notice["id"], group["name"])
+    parts = adapter.render(notices.message_for(notice, kind, code))
     return [{**base, "part": i, "platform": adapter.name, "body": dumps(body), "status": "queued"}
             for i, body in enumerate(parts, 1)]
 

@@ -32,6 +32,8 @@ DATE_FIELDS: tuple[str, ...] = ("start", "register_by", "reply_by")
 ACK_WORDS: dict[str, str] = {"问题产品下架通知": "已下架"}
 _RECALL_LINE = "请立即停止经营、下架并回复“已下架”。"
 _ACK_LINE = "收到请回复“收到”。"
+_ACK_CODE_LINE = ("收到请回复确认：本群机器人读不到群内回复，请在本局任一咨询渠道发送“确认 {code}”，"
+                  "或致电联系人告知确认码 {code}。")
 
 
 def check_kind(kind: str) -> str:
@@ -77,8 +79,10 @@ def _show(name: str, value: str) -> str:
     return value
 
 
-def render(notice: Mapping[str, Any], reminder: str = "") -> Message:
-    """The one message source every platform adapter renders: title, fields, body verbatim, reply line."""
+def render(notice: Mapping[str, Any], reminder: str = "", ack_code: str = "") -> Message:
+    """The one message source every platform adapter renders: title, fields, body verbatim, reply line.
+
+    `ack_code`: for a group whose bot cannot read replies, the code to confirm with elsewhere."""
     kind, fields = notice["kind"], notice.get("fields") or {}
     title = f"{reminder}：{notice['title']}" if reminder else f"{kind}：{notice['title']}"
     lines = [f"**{label}**：{_show(name, fields[name])}" for name, label in FIELDS[kind].items() if fields.get(name)]
@@ -87,6 +91,6 @@ def render(notice: Mapping[str, Any], reminder: str = "") -> Message:
     tail = [_RECALL_LINE] if kind == "问题产品下架通知" else []
     if kind == "培训通知":
         tail.append("报名请回复“报名 姓名 单位”。")
-    tail.append(_ACK_LINE)
+    tail.append(_ACK_CODE_LINE.format(code=ack_code) if ack_code else _ACK_LINE)
     parts.append("\n".join(tail))
     return Message(body="\n\n".join(parts), title=title)

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from config.settings import GroupConfig, SchedulerConfig, Settings
-from errors import PermanentError, RateLimited, TemporaryError
+from errors import InvalidInput, PermanentError, RateLimited, TemporaryError
 from handlers import Context
 from handlers import notice_commands
 from platforms import Inbound, Message, Platform, Target, split_utf8
@@ -266,6 +266,27 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     usage = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名", "c0")))
     assert "报名格式" in usage.text
     assert [(r["name"], r["org"]) for r in rig.db(notices.roster, training)] == [("张三", "某某餐厅")]
+
+
+async def test_push_only_groups_confirm_with_a_code_from_any_channel_or_staff(rig: Rig, fake: Any) -> None:
+    """A group whose bot cannot read replies gets a confirmation code in the notice; the code sent from any
+    channel the gateway reads (here another bot's chat) acknowledges that group; staff record phone calls."""
+    server, _ = fake
+    await rig.start()
+    recall = rig.db(lambda db: publish(db, to="群1,群5", kind="问题产品下架通知"))
+    await rig.until(all_sent(recall))
+    code = {g: notices.ack_code(recall, g) for g in ("群1", "群5")}
+    texts = {p["chat"]: p["text"] for p in server.posts}
+    assert f"确认 {code['群1']}" in texts["c1"] and code["群5"] in texts["c5"] and code["群1"] not in texts["c5"]
+    wrong = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound(f"确认 {recall}-ZZZZ", "elsewhere")))
+    assert "无效" in wrong.text
+    reply = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound(f"确认 {code['群1'].lower()}", "x", "other")))
+    assert "群1" in reply.text and "已确认" in reply.text
+    rig.db(lambda db: notices.record_ack(db, recall, "群5", "电话确认", "王五"))
+    with pytest.raises(InvalidInput):
+        rig.db(lambda db: notices.record_ack(db, recall, "群7", "电话确认", "王五"))  # never sent there
+    shown = rig.db(notices.show, recall)
+    assert {d["group"]: d["acknowledged"] for d in shown["deliveries"]} == {"群1": True, "群5": True}
 
 
 _CHILD = """
