@@ -24,6 +24,8 @@ from handlers import Context, Reply, handle_inbound, installation_salt
 from knowledge import Knowledge
 from knowledge.catalog import all_items, seed_demo
 from platforms import Inbound, Platform
+from scheduler import Scheduler
+from scheduler.groups import sync_config_groups
 from store import Store, loads, revisions
 
 __all__ = ["Gateway"]
@@ -44,7 +46,7 @@ class Gateway:
         }
         self.ctx: Context | None = None
         self.http: aiohttp.ClientSession | None = None
-        self.scheduler: Any = None
+        self.scheduler: Scheduler | None = None
         self._revisions: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._replies: dict[str, asyncio.Queue[tuple[Platform, Inbound, str]]] = {}
@@ -57,8 +59,6 @@ class Gateway:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         await self._requeue_replies()
         self._spawn(self._poll())
-        from scheduler import Scheduler
-
         self.scheduler = Scheduler(self.store, self.settings, self.platforms, lambda: self.http)
         await self.scheduler.start()
 
@@ -74,8 +74,6 @@ class Gateway:
 
     def _prepare(self, db: Database) -> bytes:
         """Config groups into the table, the demo catalog into an empty default database, the salt."""
-        from scheduler.groups import sync_config_groups
-
         sync_config_groups(db, self.settings.groups)
         if self.settings.catalog.seed and not self.settings.db_overridden:
             seeded = seed_demo(db, self.settings.catalog.seed)
