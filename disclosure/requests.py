@@ -95,18 +95,25 @@ def open_possible_request(db: Database, question: str, sender: str, channel: str
     return request, False
 
 
-def get_request(db: Database, number: str) -> dict[str, Any]:
+def get_request(db: Database, number: str, today: date | None = None) -> dict[str, Any]:
     rows = list(db["requests"].rows_where("id = ?", [number.strip()]))
     if not rows:
         raise NotFound(f"没有编号为 {number} 的申请")
-    return rows[0]
+    return _with_overdue(rows[0], today or clock.now().date())
 
 
-def list_requests(db: Database, status: str | None = None) -> list[dict[str, Any]]:
+def list_requests(db: Database, status: str | None = None, today: date | None = None) -> list[dict[str, Any]]:
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"未知状态 {status!r}，可选：{', '.join(STATUSES)}")
     where, args = ("status = ?", [status]) if status else (None, [])
-    return list(db["requests"].rows_where(where, args, order_by="year, seq"))
+    day = today or clock.now().date()
+    return [_with_overdue(r, day) for r in db["requests"].rows_where(where, args, order_by="year, seq")]
+
+
+def _with_overdue(request: dict[str, Any], today: date) -> dict[str, Any]:
+    """`overdue`: a formal request still open past its reply date (the due day itself is still in time)."""
+    due = request.get("reply_due")
+    return {**request, "overdue": bool(request["status"] == "accepted" and due and date.fromisoformat(due) < today)}
 
 
 def accept_request(db: Database, number: str, received_on: date, by: str, calendar: Any,
@@ -154,4 +161,4 @@ def _update(db: Database, request: dict[str, Any], now: datetime | None, **chang
     db["requests"].update(request["id"], changes)
     insert_row(db, "request_events", {"request_id": request["id"], "at": changes["updated_at"],
                                       "change": dumps(changes)})
-    return {**request, **changes}
+    return get_request(db, request["id"], (now or clock.now()).date())

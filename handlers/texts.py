@@ -81,6 +81,8 @@ def request_status(request: Mapping[str, Any]) -> str:
     if request.get("reply_due"):
         suffix = "（预估）" if request.get("due_estimated") else ""
         text += f"\n答复期限：{request['reply_due']}{suffix}。"
+        if request.get("overdue"):
+            text += "已超过答复期限，我们正在督办。"
     if request.get("note"):
         text += f"\n说明：{request['note']}"
     return text

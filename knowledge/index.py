@@ -63,6 +63,8 @@ CHAR_HELD = 0.5  # share of an unknown word's weight held by an item whose title
 CHAR_SHARE = 0.12  # a character in the titles/keywords of more than this share of items tells nothing
 CHAR_TERMS = 4  # catalog words an unknown word's character brings into the search
 STOP_CHARS = frozenset("人的了是在有和与及或不没我你他她它们这那个些么吗呢啊吧要想能会去来到说做弄办搞用拿找看问得地着过上下里中前后大小多少几一二三四五六七八九十年月日号时天")
+ABSENT_SHARE = 0.3  # a domain word the item lacks entirely and that weighs this share of the question: not answered
+ABSENT_SHARE_UNKNOWN = 0.45  # ... when the catalog lacks it too (月饼抽检结果; but 网上卖血压计 is a 医疗器械 item's)
 GUIDE_COVERAGE = 0.5  # ... and covers at least this share of it
 GUIDE_RATIO = 0.6  # a how-to question's guide that covers it as well as the top item takes first place within this
 
@@ -309,6 +311,9 @@ class Knowledge:
                        if t in item.weights or _spelled(t, item.head)) \
                     and not any(self._char_in(t, item.head) for t in content):
                 return "off_domain"
+            absent = self._absent_subject(content, item)
+            if absent:
+                return "specifics_missing:" + absent
             head = content[0]  # the topic comes first: 网吧几点关门, 违章停车罚款怎么交
             if self._foreign(head, item) and is_dictionary_word(head) and rarity(head) >= SPECIFIC_RARITY \
                     and not self._names_topic(content[1:], item, query.text):
@@ -322,6 +327,38 @@ class Knowledge:
             if name not in item.text:
                 return "named_entity:" + name
         return ""
+
+    def _absent_subject(self, content: list[str], item: _Item) -> str:
+        """A thing the question asks about that this item never mentions, when the item shares only process words.
+
+        Two cases, both "the catalog holds a neighbour, not this" (化妆品备案 against the 预包装食品备案 guide,
+        身份证丢了 against the 许可证遗失 guide): a regulated-product or licence word of the domain lexicon that
+        the catalog knows but this item lacks entirely and that carries at least ABSENT_SHARE of the question; or a
+        question whose every word the item holds is a process word (generic.txt) while a naming word of it is
+        absent from the item."""
+        lex = lexicon()
+        words = [t for t in dict.fromkeys(content) if not _is_date_token(t)]
+        total = sum(self._term_weight(t) for t in words) or 1.0
+        held, missing = [], []
+        for tok in words:
+            if self._absent(tok, item):
+                if len(tok) > 1 and not is_light(tok) and tok not in lex.modifiers:
+                    missing.append(tok)
+            else:
+                held.append(tok)
+        for tok in missing:
+            share = ABSENT_SHARE if tok in self._idf else ABSENT_SHARE_UNKNOWN
+            if tok in lex.domain and tok not in lex.generic and self._term_weight(tok) >= share * total:
+                return tok
+        if missing and held and all(t in lex.generic or len(t) == 1 for t in held):
+            return missing[0]
+        return ""
+
+    def _absent(self, tok: str, item: _Item) -> bool:
+        """The item neither holds the word, nor spells it out anywhere, nor holds a part of it."""
+        if tok in item.weights or _spelled(tok, item.head) or (len(tok) > 1 and tok in item.text):
+            return False
+        return not any(p in item.weights for p in subterms(tok))
 
     def _names_topic(self, content: list[str], item: _Item, text: str) -> bool:
         """Does the question also name a specific thing this item is titled or keyworded on (叉车, 预付卡)? Then a

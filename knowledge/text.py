@@ -47,6 +47,7 @@ _WORD = re.compile(r"[0-9a-z\u4e00-\u9fff]")
 # place-relation words, pronouns, adjectives, idioms. A question word of these kinds that the catalog lacks says
 # how or when, not what about (下面, 几个, 周六, 提前, 做饭), so it weighs less than a missing noun (驾校, 宠物).
 LIGHT_TAGS = frozenset(["v", "vd", "vg", "vi", "d", "df", "dg", "m", "mq", "q", "qt", "qv", "t", "tg", "f", "r", "rr", "rz", "rg", "p", "c", "u", "uj", "ul", "uv", "uz", "ug", "ud", "y", "e", "o", "a", "ad", "ag", "z", "zg", "i", "l", "k", "g", "b", "s"])
+NOUN_ENDINGS = frozenset("证照")  # one-character words that end a name when an unknown character precedes them
 LIGHT_MIN_FREQ = 100  # a rarer word is content whatever its tag (jieba tags 驾照 a verb)
 CACHE_VERSION = 3
 
@@ -351,6 +352,10 @@ def _merge_single_chars(words: list[str], lex: Lexicon) -> list[str]:
         plain = len(w) == 1 and "\u4e00" <= w <= "\u9fff" and w not in lex.stopwords and w not in lex.synonyms
         if plain:
             run += w
+            continue
+        if w in NOUN_ENDINGS and len(run) == 1:  # 狗证, 鸟证: a document of some thing, not our 许可证
+            out.append(run + w)
+            run = ""
             continue
         if run:
             out.append(run)

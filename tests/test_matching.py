@@ -156,7 +156,7 @@ def test_accuracy_on_labelled_questions(kb: Knowledge) -> None:
             answerable += 1
             right += ans.answered and ans.matches[0].id == row["expect"]
     assert right / answerable >= 0.90
-    assert abstained / unanswerable >= 0.85
+    assert abstained / unanswerable >= 0.95
 
 
 @pytest.mark.parametrize("question", ["宠物医院执业许可怎么办理", "驾校报名怎么办", "孩子上学怎么报名", "网吧几点关门"])
@@ -173,8 +173,9 @@ def test_accuracy_on_held_out_catalog_and_questions() -> None:
     Target 0.90 / 0.85. Reached 101/123 = 0.821 right item first (95/123 = 0.772 from general mechanisms
     alone, the rest from domain synonyms added after seeing the misses) and 38/38 abstentions; then 106/123 = 0.862
     with the one-character fallback, the guide-first and the topic-word rules (whose misses here were looked at, so
-    no longer a true held-out set: see the fresh set below). The bar below is the reached figure minus a small
-    margin, not the target."""
+    no longer a true held-out set: see the fresh set below); then 110/123 = 0.894 with the absent-subject rule and a
+    few colloquial words (卖药, 年保, 告, 摆地摊 -> 摊贩). The bar below is the reached figure minus a small margin,
+    not the target."""
     items = _jsonl(HELDOUT / "catalog.jsonl")
     rows = _jsonl(HELDOUT / "questions.jsonl")
     assert len(items) >= 45 and len(rows) >= 120 and sum(r["expect"] is None for r in rows) >= 35
@@ -190,7 +191,7 @@ def test_accuracy_on_held_out_catalog_and_questions() -> None:
         else:
             answerable += 1
             right += ans.answered and ans.matches[0].id == row["expect"]
-    assert right / answerable >= 0.84
+    assert right / answerable >= 0.87
     assert abstained / unanswerable >= 0.95
 
 
@@ -198,12 +199,12 @@ FRESH = ROOT / "tests" / "data" / "fresh"
 
 
 def test_accuracy_on_fresh_catalog_and_questions() -> None:
-    """A third district's catalog (东湖区) and citizen questions, written before the changes they measure and never
-    used to add vocabulary or to tune on their misses (bench_accuracy.py fresh): the honest figure.
+    """A third district's catalog (东湖区) and citizen questions (bench_accuracy.py fresh).
 
-    Target 0.90 / 0.85, not reached. Before the character fallback, guide-first and topic-word rules: 86/103 = 0.835
-    right item first and 27/34 = 0.794 abstentions; after: 87/103 = 0.845 and 27/34 = 0.794. The bars below are the
-    reached figures minus a small margin, not the target."""
+    Before the character fallback, guide-first and topic-word rules: 86/103 = 0.835 right item first and 27/34 = 0.794
+    abstentions; after: 87/103 = 0.845 and 27/34 = 0.794. Its misses were then looked at to design the absent-subject
+    rule (so it is no longer a held-out set; the fourth set below is): 88/103 = 0.854 and 32/34 = 0.941. The bars
+    below are the reached figures minus a small margin, not the target (0.90 / 0.85)."""
     items = _jsonl(FRESH / "catalog.jsonl")
     rows = _jsonl(FRESH / "questions.jsonl")
     assert len(items) >= 45 and len(rows) >= 110 and sum(r["expect"] is None for r in rows) >= 30
@@ -220,5 +221,64 @@ def test_accuracy_on_fresh_catalog_and_questions() -> None:
         else:
             answerable += 1
             right += ans.answered and ans.matches[0].id == row["expect"]
+    assert right / answerable >= 0.83
+    assert abstained / unanswerable >= 0.91
+
+
+FOURTH = ROOT / "tests" / "data" / "fourth"
+
+
+def test_accuracy_on_fourth_catalog_and_questions() -> None:
+    """A fourth district's catalog (南山区) and citizen questions, written before the absent-subject rule and the
+    colloquial words it measures, and read only as totals and per-kind figures (bench_accuracy.py fourth -q), never
+    its misses: the honest figure. Its unanswerable questions are of two kinds ("why"): off_domain (社保卡, 护照)
+    and specifics_missing (a year, quarter, business or licence the catalog does not hold).
+
+    Before: 73/88 = 0.830 right item first, 31/38 = 0.816 abstentions (off_domain 18/19, specifics_missing 13/19).
+    After: 74/88 = 0.841 and 35/38 = 0.921 (18/19, 17/19). Target 0.90 / 0.85: abstention reached, answerable not.
+    The bars below are the reached figures minus a small margin, not the target."""
+    items = _jsonl(FOURTH / "catalog.jsonl")
+    rows = _jsonl(FOURTH / "questions.jsonl")
+    assert len(items) >= 45 and len(rows) >= 110 and sum(r["expect"] is None for r in rows) >= 35
+    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
+    assert {i["category"] for i in items} <= CATEGORIES
+    assert {r["expect"] for r in rows} - {None} <= {i["id"] for i in items}
+    kb = Knowledge.build(items)
+    right = abstained = answerable = unanswerable = 0
+    for row in rows:
+        today = date.fromisoformat(row["today"]) if row.get("today") else None
+        ans = kb.search(row["q"], today=today)
+        if row["expect"] is None:
+            unanswerable += 1
+            abstained += not ans.answered
+        else:
+            answerable += 1
+            right += ans.answered and ans.matches[0].id == row["expect"]
     assert right / answerable >= 0.82
-    assert abstained / unanswerable >= 0.76
+    assert abstained / unanswerable >= 0.89
+
+
+def test_one_character_document_word_after_an_unknown_one_stays_whole() -> None:
+    assert tokenize("狗证在哪办") == ["狗证"]
+    assert "许可证" in tokenize("开奶茶店要办啥证")
+
+
+_GUIDES = [{"id": "g1", "title": "仅销售预包装食品备案指南", "category": "办事指南", "published": "2024-01-02", "url": "u",
+            "keywords": ["预包装食品", "备案"], "body": "仅销售预包装食品的，开业前备案，提交营业执照。"},
+           {"id": "g2", "title": "食品经营许可证遗失补办指南", "category": "办事指南", "published": "2024-01-02",
+            "url": "u", "keywords": ["遗失", "补办"], "body": "许可证遗失的，提交补办申请书及遗失声明。"},
+           {"id": "g3", "title": "化妆品经营监督检查情况", "category": "工作动态", "published": "2024-03-02",
+            "url": "u", "keywords": ["化妆品", "监督检查"], "body": "检查化妆品经营者进货查验记录。"}]
+
+
+@pytest.mark.parametrize("question, answered", [
+    ("化妆品备案怎么办理", False),  # the catalog knows 化妆品 and 备案, but no item holds both
+    ("身份证丢了去哪补办", False),  # only process words (遗失, 补办) shared
+    ("预包装食品备案怎么办", True),
+    ("许可证丢了怎么补办", True),
+])
+def test_absent_subject_is_not_answered_by_a_neighbour(question: str, answered: bool) -> None:
+    ans = Knowledge.build(_GUIDES).search(question)
+    assert ans.answered is answered, ans.reason
+    if not answered:
+        assert ans.reason.startswith(("specifics_missing", "off_domain", "low_coverage", "foreign_subject"))
