@@ -1,8 +1,8 @@
 """From an inbound chat message to a reply: dedupe, route to a command or an enquiry, log.
 
 `handle_inbound(db, ctx, event)` is a plain function run on the store's writer thread (one transaction):
-a repeated event returns the stored reply and writes nothing; otherwise the first handler in HANDLERS that
-returns a Reply wins, the enquiry log gets its row, and the reply is stored with the event for replays.
+a repeated event returns the stored reply and writes nothing; otherwise the first handler that returns a
+Reply wins and the message gets its row in the enquiry log, which also answers a repeated delivery.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ class Reply:
     answered: bool = False
     request_id: str | None = None
     matches: list[dict[str, Any]] = field(default_factory=list)
-    log: bool = True  # False: a command whose text is not worth keeping in the enquiry log
 
     def as_dict(self) -> dict[str, Any]:
         return {"text": self.text, "kind": self.kind, "answered": self.answered,
@@ -100,21 +99,17 @@ def _handlers() -> list[Handler]:
 def handle_inbound(db: Database, ctx: Context, event: Inbound, deferred: bool = False) -> tuple[Reply, bool]:
     """(reply, duplicate). Runs inside the caller's transaction; a duplicate writes nothing.
 
-    `deferred`: the answer is posted later (not in the HTTP response), so it is queued in `replies` here,
-    in the same transaction as the event, and survives a crash before it is posted."""
-    row = db.execute("SELECT reply FROM inbound WHERE platform = ? AND event_id = ?",
-                     [event.platform, event.event_id]).fetchone()
+    Every message, command or question, is one row of the enquiry log, keyed by the platform's event id, so a
+    repeated delivery gets the stored answer. `deferred`: the answer is posted later (not in the HTTP
+    response), so it is queued in `replies` in the same transaction and survives a crash before posting."""
+    row = db.execute("SELECT reply, kind, answered, request_id, matches FROM enquiries"
+                     " WHERE channel = ? AND event_id = ?", [event.platform, event.event_id]).fetchone()
     if row is not None:
-        stored = loads(row[0], {})
-        return Reply(text=stored.get("text", ""), kind=stored.get("kind", "enquiry"),
-                     answered=stored.get("answered", False), request_id=stored.get("request_id"),
-                     matches=stored.get("matches", [])), True
+        return Reply(text=row[0], kind=row[1], answered=bool(row[2]), request_id=row[3] or None,
+                     matches=loads(row[4], [])), True
     reply = next(r for r in (h(db, ctx, event) for h in _handlers()) if r is not None)
     at = clock.iso(ctx.now())
-    if reply.log:
-        log_enquiry(db, ctx, event, reply, at)  # its request_id links a possible request to its questions
-    insert_row(db, "inbound", {"platform": event.platform, "event_id": event.event_id, "bot": event.bot,
-                               "received_at": at, "reply": dumps(reply.as_dict())})
+    log_enquiry(db, ctx, event, reply, at)
     if deferred:
         insert_row(db, "replies", {"platform": event.platform, "event_id": event.event_id, "bot": event.bot,
                                    "event": dumps(asdict(event)), "text": reply.text, "status": "queued",
@@ -123,11 +118,10 @@ def handle_inbound(db: Database, ctx: Context, event: Inbound, deferred: bool = 
 
 
 def log_enquiry(db: Database, ctx: Context, event: Inbound, reply: Reply, at: str) -> int:
-    """One row per question: who (pseudonym), where, what, what we matched and answered."""
+    """One row per message: who (pseudonym), where, what, what we matched and answered."""
     return insert_row(db, "enquiries", {
-        "at": at, "channel": event.platform, "bot": event.bot, "chat": event.chat,
+        "at": at, "channel": event.platform, "event_id": event.event_id, "bot": event.bot, "chat": event.chat,
         "sender": pseudonym(ctx.salt, event.platform, event.sender), "question": event.text,
-        "matches": dumps([{"id": m["id"], "title": m["title"], "score": m["score"]} for m in reply.matches]),
-        "answered": int(reply.answered), "kind": reply.kind, "request_id": reply.request_id or "",
-        "reply": reply.text,
+        "matches": dumps(reply.matches), "answered": int(reply.answered), "kind": reply.kind,
+        "request_id": reply.request_id or "", "reply": reply.text,
     })

@@ -24,7 +24,7 @@ _SUBSCRIBE = re.compile(r"^\s*(订阅|退订|取消订阅)\s*[:：]?\s*(\S*)\s*$
 def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     text = event.text.strip()
     if _HELP.match(text):
-        return Reply(texts.HELP, kind="command", log=False)
+        return Reply(texts.HELP, kind="command")
     number = _NUMBER.search(text)
     if number and (_QUERY_WORDS.search(text) or _NUMBER.fullmatch(text.strip())):
         return _status(db, f"{number.group(1)}-{int(number.group(2)):04d}")

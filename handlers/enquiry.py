@@ -40,7 +40,7 @@ def decide(ctx: Context, question: str) -> Reply:
     """The answer without touching the database; an unanswered enquiry carries no number yet."""
     question = question.strip()
     if not question:
-        return Reply(texts.NOT_UNDERSTOOD, kind="command", log=False)
+        return Reply(texts.NOT_UNDERSTOOD, kind="command")
     result = ctx.search(question)
     matches = [m.as_dict() | {"published": m.published} for m in result.matches]
     if is_complaint(question):

@@ -42,24 +42,24 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
 def _ack(db: Database, group: str, text: str, who: str) -> Reply | None:
     notice = notices.acknowledge(db, group, text, who)
     if notice is None:
-        return None if text == "1" else Reply("本群暂无需要回复的通知。", kind="command", log=False)
-    return Reply(f"已登记：本群已确认《{notice['title']}》（{text}）。谢谢！", kind="command", log=False)
+        return None if text == "1" else Reply("本群暂无需要回复的通知。", kind="command")
+    return Reply(f"已登记：本群已确认《{notice['title']}》（{text}）。谢谢！", kind="command")
 
 
 def _ack_by_code(db: Database, code: str, who: str) -> Reply:
     found = notices.acknowledge_code(db, code, who)
     if found is None:
-        return Reply(f"确认码 {code} 无效，请核对通知中的确认码。", kind="command", log=False)
+        return Reply(f"确认码 {code} 无效，请核对通知中的确认码。", kind="command")
     notice, group = found
-    return Reply(f"已登记：“{group}”已确认《{notice['title']}》。谢谢！", kind="command", log=False)
+    return Reply(f"已登记：“{group}”已确认《{notice['title']}》。谢谢！", kind="command")
 
 
 def _signup(db: Database, group: str, text: str, who: str) -> Reply:
     match = _SIGNUP.match(text)
     name, org = (match.group(1) or "", match.group(2).strip()) if match else ("", "")
     if not name or not org:
-        return Reply("报名格式：报名 姓名 单位，例如“报名 张三 某某餐饮店”。", kind="command", log=False)
+        return Reply("报名格式：报名 姓名 单位，例如“报名 张三 某某餐饮店”。", kind="command")
     notice = notices.register_attendee(db, group, name, org, who)
     if notice is None:
-        return Reply("本群目前没有可报名的培训。", kind="command", log=False)
-    return Reply(f"报名成功：{name}（{org}），培训《{notice['title']}》。", kind="command", log=False)
+        return Reply("本群目前没有可报名的培训。", kind="command")
+    return Reply(f"报名成功：{name}（{org}），培训《{notice['title']}》。", kind="command")

@@ -31,20 +31,17 @@ def m001_initial(db: Database) -> None:
         },
         pk="id",
     )
-    db["inbound"].create(
-        {"platform": str, "event_id": str, "bot": str, "received_at": str, "reply": str},
-        pk=("platform", "event_id"),
-    )
     db["enquiries"].create(
         {
             "id": int,
             "at": str,
             "channel": str,  # platform name
+            "event_id": str,  # the platform's event id: a repeated delivery is answered from this row
             "bot": str,
             "chat": str,
             "sender": str,  # pseudonym, never the platform's user id
             "question": str,
-            "matches": str,  # JSON [{id,title,score}]
+            "matches": str,  # JSON [{id,title,category,url,score}]
             "answered": int,
             "kind": str,  # enquiry | complaint | command
             "request_id": str,
@@ -53,6 +50,7 @@ def m001_initial(db: Database) -> None:
         pk="id",
     )
     db["enquiries"].create_index(["at"])
+    db["enquiries"].create_index(["channel", "event_id"], unique=True)
     db["requests"].create(
         {
             "id": str,  # YYYY-NNNN

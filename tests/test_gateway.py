@@ -150,7 +150,7 @@ async def test_bad_bodies_are_400_and_write_nothing(
     resp = await client.post("/hooks/webhook/open", data=data, headers={"Content-Type": "application/json"})
     assert resp.status == status
     assert fragment in (await resp.json())["error"]
-    assert count(gateway_settings, "enquiries") == 0 and count(gateway_settings, "inbound") == 0
+    assert count(gateway_settings, "enquiries") == 0 and count(gateway_settings, "requests") == 0
 
 
 async def test_oversized_body_is_413(client: TestClient, gateway_settings: Settings) -> None:

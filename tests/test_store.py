@@ -16,7 +16,7 @@ def test_open_db_migrates_and_uses_wal(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [r["name"] for r in db["_sqlite_migrations"].rows]
     assert applied[0] == "m001_initial"
-    assert {"catalog", "enquiries", "requests", "inbound", "groups"} <= set(db.table_names())
+    assert {"catalog", "enquiries", "requests", "replies", "groups"} <= set(db.table_names())
     db.close()
     again = open_db(tmp_path / "sub" / "g.db")  # re-opening applies nothing twice
     assert [r["name"] for r in again["_sqlite_migrations"].rows] == applied
