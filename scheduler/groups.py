@@ -54,8 +54,12 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
 
 
 def sync_config_groups(db: Database, groups: Sequence[GroupConfig]) -> int:
-    """Make the configured groups current; staff-added groups and everyone's subscriptions stay."""
+    """Make the configured groups current; staff-added groups and everyone's subscriptions stay, and a group
+    taken out of the config file is no longer a target (its deliveries keep its name)."""
     now = clock.iso(clock.now())
+    names = [group.name for group in groups]
+    db.execute(f"DELETE FROM groups WHERE source = 'config' AND name NOT IN ({', '.join('?' for _ in names)})",
+               names)
     for group in groups:
         old = db.execute("SELECT subscriptions, created_at FROM groups WHERE name = ?", [group.name]).fetchone()
         db.execute(

@@ -63,11 +63,19 @@ def test_sync_keeps_staff_groups_and_subscriptions(db: Database) -> None:
     groups.add_group(db, "临时群", "ding", "", ["餐饮"])
     groups.subscribe(db, "餐饮-东区", "预警信息")
     before = revisions(db).get("groups", 0)
+    dropped = {g["name"] for g in groups.list_groups(db)} - {"餐饮-东区", "临时群"}
     groups.sync_config_groups(db, [GroupConfig("餐饮-东区", "ding", "", ("餐饮", "东区", "新标签"))])
     east = groups.get_group(db, "餐饮-东区")
     assert east["tags"] == ["餐饮", "东区", "新标签"] and east["subscriptions"] == ["预警信息"]
     assert groups.get_group(db, "临时群")["source"] == "staff"
     assert revisions(db)["groups"] > before
+    assert dropped and {g["name"] for g in groups.list_groups(db)} == {"餐饮-东区", "临时群"}  # out of config
+
+
+def test_sync_with_no_config_groups_keeps_staff_groups(db: Database) -> None:
+    groups.add_group(db, "临时群", "ding", "", ["餐饮"])
+    groups.sync_config_groups(db, [])
+    assert [g["name"] for g in groups.list_groups(db)] == ["临时群"]
 
 
 def test_add_group_refuses_duplicates_and_bad_tags(db: Database) -> None:
