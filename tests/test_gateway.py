@@ -229,3 +229,17 @@ async def test_subscribe_and_unsubscribe_commands(client: TestClient, gateway_se
     assert "没有“天气”这个通知类别" in await say("订阅 天气", 4)
     other = await (await client.post("/hooks/webhook/open", json=event("订阅 预警信息", "sub-5", chat="elsewhere"))).json()
     assert "尚未登记" in other["reply"]
+
+
+async def test_an_internal_failure_is_a_json_500_and_the_platform_may_retry(
+        client: TestClient, gateway_settings: Settings) -> None:
+    db = open_db(gateway_settings.db)
+    db.execute("ALTER TABLE enquiries RENAME TO enquiries_away")  # the database breaks under the gateway
+    db.close()
+    resp = await client.post("/hooks/webhook/open", json=event("小饭桌怎么备案", "broken-1"))
+    assert resp.status == 500 and "内部错误" in (await resp.json())["error"]
+    db = open_db(gateway_settings.db)
+    db.execute("ALTER TABLE enquiries_away RENAME TO enquiries")
+    db.close()
+    retried = await client.post("/hooks/webhook/open", json=event("小饭桌怎么备案", "broken-1"))
+    assert retried.status == 200 and (await retried.json())["answered"] is True

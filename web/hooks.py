@@ -33,6 +33,9 @@ async def error_middleware(request: web.Request, handler: web.Handler) -> web.St
             raise
         reason = "请求体过大 (body too large)" if exc.status == 413 else exc.reason
         return json_error(exc.status, reason)
+    except Exception:  # a bug: the platform gets a plain 500 (it retries), the log gets the traceback
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_error(500, "内部错误 (internal error)")
 
 
 def _response(ack: Ack) -> web.Response:
