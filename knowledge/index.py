@@ -24,6 +24,7 @@ from knowledge.text import (
     Analysis,
     Period,
     analyze,
+    confusions,
     is_dictionary_word,
     is_light,
     lexicon,
@@ -121,6 +122,7 @@ class Knowledge:
         n = len(items)
         self._idf_unknown = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
         self._guides = frozenset(i for i, item in enumerate(items) if _is_guide(item.match))
+        self._vocab_chars: frozenset[str] | None = None  # characters of catalog words, for typo repair (lazy)
         self._by_first: dict[str, list[str]] | None = None  # catalog words by first character, built on first use
         # per character: how many items' titles/keywords hold it, and the title/keyword words holding it (lazy)
         self._chars: tuple[dict[str, int], dict[str, list[str]]] | None = None
@@ -144,7 +146,7 @@ class Knowledge:
 
     def search(self, question: str, top_k: int = 3, today: date | None = None) -> Answer:
         """Rank items for a question and decide whether the best one really answers it."""
-        query = analyze(question, today or date.today())
+        query = analyze(self._corrected(normalize(question)), today or date.today(), normalized=True)
         content = [t for t in query.tokens if not _is_date_token(t)]
         if not content:
             return Answer(False, [], "no_terms")
@@ -170,6 +172,27 @@ class Knowledge:
         alternatives = sum(1 for i, s in ranked[1:top_k] if s >= ALTERNATIVE_RATIO * best_score
                            and self._coverage(content, self._items[i]) >= MIN_COVERAGE)
         return Answer(reason == "", matches, reason, alternatives)
+
+    def _corrected(self, text: str) -> str:
+        """The question with typed-for characters put right (许可正 -> 许可证, 明厨量灶 -> 明厨亮灶): a character of
+        data/confusions.txt is replaced where that spells a catalog word of 2-5 characters across it and the
+        original spelling there is neither a catalog word nor a common word."""
+        table = confusions()
+        if not any(ch in table for ch in text):
+            return text
+        vocab = self._idf
+        if self._vocab_chars is None:
+            self._vocab_chars = frozenset(ch for term in vocab if 2 <= len(term) <= 5 for ch in term)
+        for i, ch in enumerate(text):
+            alts = table.get(ch)
+            if alts:
+                for alt in alts:
+                    if alt not in self._vocab_chars:
+                        continue
+                    if _fixes(text, i, alt, vocab):
+                        text = text[:i] + alt + text[i + 1:]
+                        break
+        return text
 
     def _expansions(self, tok: str) -> list[str]:
         """Catalog words an unknown question word abbreviates (乡厨 -> 乡村厨师, 电动车 -> 电动自行车)."""
@@ -497,6 +520,24 @@ def _spelled(tok: str, text: str, abbreviated: bool = True) -> bool:
 def _abbreviation(tok: str) -> re.Pattern[str]:
     """乡厨 -> 乡[^ ]{0,2}厨: the characters of a word with up to two others between each, within one word."""
     return re.compile(tok[0] + "".join(f"[\u4e00-\u9fff]{{0,2}}{re.escape(ch)}" for ch in tok[1:]))
+
+
+def _fixes(text: str, i: int, alt: str, vocab: Mapping[str, float]) -> bool:
+    """Does putting alt at i spell a catalog word (2-5 characters) whose original spelling is no known word?"""
+    n = len(text)
+    for length in range(5, 1, -1):
+        for start in range(max(0, i - length + 1), min(i, n - length) + 1):
+            new = text[start:i] + alt + text[i + 1:start + length]
+            if new in vocab:
+                old = text[start:start + length]
+                if old not in vocab and not _common(old):
+                    return True
+    return False
+
+
+def _common(word: str) -> bool:
+    """A word jieba's dictionary knows well (需要, 保证): not to be taken for a typo."""
+    return is_dictionary_word(word) and rarity(word) < 0.8
 
 
 def _routed(routes: list[str], item: _Item) -> bool:

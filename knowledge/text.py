@@ -26,6 +26,8 @@ __all__ = [
     "Analysis",
     "Period",
     "analyze",
+    "confusions",
+    "expand_intents",
     "extract_periods",
     "is_dictionary_word",
     "is_light",
@@ -117,6 +119,41 @@ def lexicon() -> Lexicon:
     user = {row[0]: int(row[1]) if len(row) > 1 else ADDED_FREQ for row in _words(DATA_DIR / "userdict.txt")}
     domain = (frozenset(user) | frozenset(synonyms.values())) - generic
     return Lexicon(synonyms, stop, suffixes, modifiers, generic, domain, user)
+
+
+@cache
+def _intents() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The question-intent patterns of data/intents.txt: (pattern, catalog words it stands for)."""
+    rows = []
+    for line in (DATA_DIR / "intents.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#") or "\t" not in line:
+            continue
+        pattern, words = line.split("\t", 1)
+        rows.append((re.compile(pattern.strip()), words.strip()))
+    return tuple(rows)
+
+
+def expand_intents(norm: str) -> str:
+    """A normalised question with the catalog words its everyday phrasing stands for appended
+    (想要你们的文件 -> 依申请公开, 没报年报 -> 经营异常名录, 公司年检 -> 年度报告)."""
+    added = []
+    for pattern, words in _intents():
+        if words.startswith("="):
+            norm = pattern.sub(words[1:], norm)
+        elif pattern.search(norm):
+            added.append(words)
+    return norm + " " + " ".join(added) if added else norm
+
+
+@cache
+def confusions() -> dict[str, str]:
+    """Character -> the characters it is often typed for (data/confusions.txt)."""
+    table: dict[str, str] = {}
+    for row in _words(DATA_DIR / "confusions.txt"):
+        chars = "".join(row)
+        for ch in chars:
+            table[ch] = table.get(ch, "") + "".join(c for c in chars if c != ch and c not in table.get(ch, ""))
+    return table
 
 
 def _import_quietly(name: str) -> ModuleType:
@@ -408,10 +445,12 @@ def rarity(word: str) -> float:
     return min(1.0, max(0.2, (surprise - 7.0) / 6.0))
 
 
-def analyze(text: str, today: date | None = None, *, for_index: bool = False) -> Analysis:
+def analyze(text: str, today: date | None = None, *, for_index: bool = False, normalized: bool = False) -> Analysis:
     """Tokens (synonyms mapped, stop words dropped, dates as canonical tokens), periods and names."""
     lex = lexicon()
-    norm = normalize(text)
+    norm = text if normalized else normalize(text)
+    if not for_index:
+        norm = expand_intents(norm)
     rest, date_tokens, periods = split_dates(norm, today, expand=for_index)
     words = [w for piece in rest for w in _raw_words(piece)]
     kept = [w for w in words if w not in lex.stopwords]

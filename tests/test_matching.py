@@ -155,7 +155,7 @@ def test_accuracy_on_labelled_questions(kb: Knowledge) -> None:
         else:
             answerable += 1
             right += ans.answered and ans.matches[0].id == row["expect"]
-    assert right / answerable >= 0.90
+    assert right / answerable >= 0.93  # 94/98 = 0.959 with the intent patterns and the typo table (was 0.929)
     assert abstained / unanswerable >= 0.95
 
 
@@ -174,8 +174,9 @@ def test_accuracy_on_held_out_catalog_and_questions() -> None:
     alone, the rest from domain synonyms added after seeing the misses) and 38/38 abstentions; then 106/123 = 0.862
     with the one-character fallback, the guide-first and the topic-word rules (whose misses here were looked at, so
     no longer a true held-out set: see the fresh set below); then 110/123 = 0.894 with the absent-subject rule and a
-    few colloquial words (卖药, 年保, 告, 摆地摊 -> 摊贩). The bar below is the reached figure minus a small margin,
-    not the target."""
+    few colloquial words (卖药, 年保, 告, 摆地摊 -> 摊贩); then 115/123 = 0.935 and 38/38 with the question-intent
+    patterns (intents.txt), the typo table (confusions.txt) and colloquial and everyday-context words. The bar below is the reached figure
+    minus a small margin, not the target."""
     items = _jsonl(HELDOUT / "catalog.jsonl")
     rows = _jsonl(HELDOUT / "questions.jsonl")
     assert len(items) >= 45 and len(rows) >= 120 and sum(r["expect"] is None for r in rows) >= 35
@@ -191,7 +192,7 @@ def test_accuracy_on_held_out_catalog_and_questions() -> None:
         else:
             answerable += 1
             right += ans.answered and ans.matches[0].id == row["expect"]
-    assert right / answerable >= 0.87
+    assert right / answerable >= 0.90
     assert abstained / unanswerable >= 0.95
 
 
@@ -203,7 +204,8 @@ def test_accuracy_on_fresh_catalog_and_questions() -> None:
 
     Before the character fallback, guide-first and topic-word rules: 86/103 = 0.835 right item first and 27/34 = 0.794
     abstentions; after: 87/103 = 0.845 and 27/34 = 0.794. Its misses were then looked at to design the absent-subject
-    rule (so it is no longer a held-out set; the fourth set below is): 88/103 = 0.854 and 32/34 = 0.941. The bars
+    rule (so it is no longer a held-out set; the fourth set below is): 88/103 = 0.854 and 32/34 = 0.941; then, with
+    the intent patterns, typo table and colloquial words (designed on its misses too), 95/103 = 0.922 and 32/34. The bars
     below are the reached figures minus a small margin, not the target (0.90 / 0.85)."""
     items = _jsonl(FRESH / "catalog.jsonl")
     rows = _jsonl(FRESH / "questions.jsonl")
@@ -221,7 +223,7 @@ def test_accuracy_on_fresh_catalog_and_questions() -> None:
         else:
             answerable += 1
             right += ans.answered and ans.matches[0].id == row["expect"]
-    assert right / answerable >= 0.83
+    assert right / answerable >= 0.88
     assert abstained / unanswerable >= 0.91
 
 
@@ -236,7 +238,9 @@ def test_accuracy_on_fourth_catalog_and_questions() -> None:
 
     Before: 73/88 = 0.830 right item first, 31/38 = 0.816 abstentions (off_domain 18/19, specifics_missing 13/19).
     After: 74/88 = 0.841 and 35/38 = 0.921 (18/19, 17/19). Target 0.90 / 0.85: abstention reached, answerable not.
-    The bars below are the reached figures minus a small margin, not the target."""
+    Its misses were then read to design the intent patterns, typo table and colloquial words (so it is no longer
+    held out; the fifth set is): 83/88 = 0.943 and 35/38 = 0.921. The bars below are the reached figures minus a
+    small margin, not the target."""
     items = _jsonl(FOURTH / "catalog.jsonl")
     rows = _jsonl(FOURTH / "questions.jsonl")
     assert len(items) >= 45 and len(rows) >= 110 and sum(r["expect"] is None for r in rows) >= 35
@@ -254,8 +258,62 @@ def test_accuracy_on_fourth_catalog_and_questions() -> None:
         else:
             answerable += 1
             right += ans.answered and ans.matches[0].id == row["expect"]
-    assert right / answerable >= 0.82
+    assert right / answerable >= 0.90
     assert abstained / unanswerable >= 0.89
+
+
+FIFTH = ROOT / "tests" / "data" / "fifth"
+
+
+def test_accuracy_on_fifth_catalog_and_questions() -> None:
+    """A fifth district's catalog (西城区) and citizen questions, heavy on group-chat colloquial wording, written before
+    the intent patterns (intents.txt), the typo table (confusions.txt) and the colloquial words they measure, and read
+    only as totals and per-kind figures (bench_accuracy.py fifth -q), never its misses: the honest figure. (Caveat:
+    the same author wrote its typo questions and the general typo table, so its typo figure is not fully blind.)
+
+    Before: 70/87 = 0.805 right item first (colloquial 24/36, typo 6/8), 30/31 = 0.968 abstentions.
+    After: 75/87 = 0.862 (colloquial 27/36, typo 8/8) and 30/31 = 0.968. Target 0.90 / 0.85: abstention reached,
+    answerable not. The bars below are the reached figures minus a small margin, not the target."""
+    items = _jsonl(FIFTH / "catalog.jsonl")
+    rows = _jsonl(FIFTH / "questions.jsonl")
+    assert len(items) >= 45 and len(rows) >= 110 and sum(r["expect"] is None for r in rows) >= 30
+    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
+    assert {i["category"] for i in items} <= CATEGORIES
+    assert {r["expect"] for r in rows} - {None} <= {i["id"] for i in items}
+    kb = Knowledge.build(items)
+    right = abstained = answerable = unanswerable = 0
+    for row in rows:
+        today = date.fromisoformat(row["today"]) if row.get("today") else None
+        ans = kb.search(row["q"], today=today)
+        if row["expect"] is None:
+            unanswerable += 1
+            abstained += not ans.answered
+        else:
+            answerable += 1
+            right += ans.answered and ans.matches[0].id == row["expect"]
+    assert right / answerable >= 0.83
+    assert abstained / unanswerable >= 0.93
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("想要你们的文件怎么申请", "demo-039"),  # a document request goes to the 依申请公开 guide
+    ("没报年报会怎样", "demo-044"),
+    ("公司年检怎么弄", "demo-044"),  # a company's 年检 is its annual report
+])
+def test_everyday_phrasing_reaches_its_document(kb: Knowledge, question: str, expected: str) -> None:
+    ans = _top(kb, question)
+    assert ans.answered and ans.matches[0].id == expected
+
+
+def test_typed_for_characters_are_corrected_only_into_catalog_words() -> None:
+    items = [{"id": "a", "title": "推进明厨亮灶建设", "category": "工作动态", "published": "2024-04-18", "url": "u",
+              "keywords": ["明厨亮灶"], "body": "后厨公开。"},
+             {"id": "b", "title": "餐饮量化分级结果公示", "category": "监督管理专项业务", "published": "2024-12-10",
+              "url": "u", "keywords": ["量化分级"], "body": "量化分级。"}]
+    kb = Knowledge.build(items)
+    assert kb.search("明厨量灶是什么").matches[0].id == "a"  # 量 -> 亮 makes a catalog word
+    assert kb.search("量化分极结果").matches[0].id == "b"  # 极 -> 级
+    assert kb._corrected("需要保证金吗") == "需要保证金吗"  # no catalog word across it: left alone
 
 
 def test_one_character_document_word_after_an_unknown_one_stays_whole() -> None:
