@@ -122,22 +122,73 @@ def lexicon() -> Lexicon:
 
 
 @cache
-def _intents() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """The question-intent patterns of data/intents.txt: (pattern, catalog words it stands for)."""
+def _intents() -> tuple[tuple[re.Pattern[str], str, frozenset[str] | None], ...]:
+    """The question-intent patterns of data/intents.txt: (pattern, catalog words it stands for, the characters
+    one of which every match begins with, None if that cannot be told): a question holding none is skipped."""
     rows = []
     for line in (DATA_DIR / "intents.txt").read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.lstrip().startswith("#") or "\t" not in line:
             continue
         pattern, words = line.split("\t", 1)
-        rows.append((re.compile(pattern.strip()), words.strip()))
+        compiled = re.compile(pattern.strip())
+        rows.append((compiled, words.strip(), _first_chars(compiled)))
     return tuple(rows)
+
+
+def _first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """The characters a match of the pattern must begin with, when its syntax says so plainly; else None."""
+    if pattern.flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    try:
+        import re._parser as sre_parse  # only on first use; private, so any failure means None
+        from re._constants import (
+            AT,
+            BRANCH,
+            IN,
+            LITERAL,
+            MAX_REPEAT,
+            MIN_REPEAT,
+            SUBPATTERN,
+        )
+
+        def firsts(seq: Any) -> set[str] | None:
+            for op, av in seq:
+                if op is AT:
+                    continue
+                if op is LITERAL:
+                    return {chr(av)}
+                if op is IN:
+                    if all(o is LITERAL for o, _ in av):
+                        return {chr(v) for _, v in av}
+                    return None
+                if op is SUBPATTERN:
+                    return firsts(av[-1])
+                if op is BRANCH:
+                    out: set[str] = set()
+                    for alt in av[1]:
+                        got = firsts(alt)
+                        if got is None:
+                            return None
+                        out |= got
+                    return out
+                if op in (MAX_REPEAT, MIN_REPEAT) and av[0] >= 1:
+                    return firsts(av[2])
+                return None
+            return None  # the pattern may match the empty string
+
+        found = firsts(sre_parse.parse(pattern.pattern))
+    except Exception:  # noqa: BLE001
+        return None
+    return frozenset(found) if found else None
 
 
 def expand_intents(norm: str) -> str:
     """A normalised question with the catalog words its everyday phrasing stands for appended
     (想要你们的文件 -> 依申请公开, 没报年报 -> 经营异常名录, 公司年检 -> 年度报告)."""
     added = []
-    for pattern, words in _intents():
+    for pattern, words, starts in _intents():
+        if starts is not None and starts.isdisjoint(norm):
+            continue
         if words.startswith("="):
             norm = pattern.sub(words[1:], norm)
         elif pattern.search(norm):
@@ -173,10 +224,21 @@ def _zhconv() -> ModuleType:
     return _import_quietly("zhconv")
 
 
+_BEYOND_LATIN = re.compile("[^\x00-\u2e7f]")  # a character zhconv might convert (CJK and beyond)
+
+
+@cache
+def _zh_starts() -> frozenset[str]:
+    """Characters some zh-cn conversion of zhconv begins with: a text holding none of them converts to itself."""
+    zhconv = _zhconv()
+    zhconv.convert("", "zh-cn")  # loads the table and its prefix set
+    return frozenset(p for p in zhconv.zhconv.pfsdict["zh-cn"] if len(p) == 1)
+
+
 def normalize(text: str) -> str:
     """Full width to half width, traditional to simplified, lower case: one spelling per word."""
     text = unicodedata.normalize("NFKC", text).lower()
-    if any(ord(ch) > 0x2E7F for ch in text):
+    if _BEYOND_LATIN.search(text) and not _zh_starts().isdisjoint(text):
         text = _zhconv().convert(text, "zh-cn")
     return text
 
@@ -401,9 +463,72 @@ def _merge_single_chars(words: list[str], lex: Lexicon) -> list[str]:
     return out[:-1]
 
 
+_HAN_BLOCK = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")  # jieba's re_han_default
+_ENG_CHAR = re.compile("[a-zA-Z0-9]")  # jieba's re_eng
+_LOGP: dict[str, float] = {}  # word -> log(frequency / total) as jieba computes it, filled as words are met
+
+
+def _cut(text: str) -> list[str]:
+    """jieba's `lcut(text, HMM=False)` word for word, in one pass with the log-probabilities cached: the
+    question's hot path (jieba rebuilds a DAG dict and recomputes each logarithm on every call)."""
+    tk = _tokenizer()
+    freq = tk.FREQ
+    logp = _LOGP
+    log_total = math.log(tk.total)
+    out: list[str] = []
+    for blk in _HAN_BLOCK.split(text):
+        if not blk:
+            continue
+        if not _HAN_BLOCK.match(blk):
+            out.extend(blk)  # jieba yields the other characters one by one (and whitespace runs split apart)
+            continue
+        n = len(blk)
+        scores = [0.0] * (n + 1)  # best log-probability of blk[idx:], and where its first word ends
+        ends = [0] * (n + 1)
+        for idx in range(n - 1, -1, -1):
+            best: float | None = None
+            best_end = idx
+            i = idx
+            frag = blk[idx]
+            while i < n and frag in freq:
+                if freq[frag]:
+                    lp = logp.get(frag)
+                    if lp is None:
+                        lp = logp[frag] = math.log(freq[frag]) - log_total
+                    score = lp + scores[i + 1]
+                    if best is None or score >= best:  # jieba's max over (score, end): a tie goes to the longer
+                        best, best_end = score, i
+                i += 1
+                frag = blk[idx:i + 1]
+            if best is None:
+                word = blk[idx]
+                lp = logp.get(word)
+                if lp is None:
+                    lp = logp[word] = math.log(freq.get(word) or 1) - log_total
+                best = lp + scores[idx + 1]
+            scores[idx] = best
+            ends[idx] = best_end
+        x = 0
+        buf = ""
+        while x < n:
+            y = ends[x] + 1
+            word = blk[x:y]
+            if y - x == 1 and _ENG_CHAR.match(word):
+                buf += word
+            else:
+                if buf:
+                    out.append(buf)
+                    buf = ""
+                out.append(word)
+            x = y
+        if buf:
+            out.append(buf)
+    return out
+
+
 def _raw_words(text: str) -> list[str]:
     """jieba words of a normalised text (no HMM: unknown words come out as single characters)."""
-    words = [w for w in _tokenizer().lcut(text, HMM=False) if _WORD.match(w)]
+    words = [w for w in _cut(text) if _WORD.match(w)]
     return _merge_single_chars(words, lexicon())
 
 

@@ -340,3 +340,28 @@ def test_absent_subject_is_not_answered_by_a_neighbour(question: str, answered: 
     assert ans.answered is answered, ans.reason
     if not answered:
         assert ans.reason.startswith(("specifics_missing", "off_domain", "low_coverage", "foreign_subject"))
+
+
+def test_fast_word_splitter_and_abbreviation_match_the_reference_ones() -> None:
+    """The hot-path rewrites (speed work) must give exactly what jieba's lcut(HMM=False) and the CJK-range
+    abbreviation regex give, on every catalog text and question of the labelled sets and some odd inputs."""
+    import random
+
+    from knowledge import index, text
+
+    texts = [str(v) for path in [CATALOG, *ROOT.glob("tests/data/**/*.jsonl")] for row in _jsonl(path)
+             for v in row.values()]
+    rng = random.Random(7)
+    odd = "abZ09+#&._%- \r\n，。！鿖鿿㐀的食品许可证ａ"
+    texts += ["".join(rng.choice(odd) for _ in range(rng.randint(0, 20))) for _ in range(2000)]
+    jieba = text._tokenizer()
+    for t in texts:
+        norm = normalize(t)
+        want = [w for w in jieba.lcut(norm, HMM=False) if text._WORD.match(w)]
+        assert [w for w in text._cut(norm) if text._WORD.match(w)] == want, norm
+    for tok, hay in [("乡厨", "乡村厨师培训"), ("电动车", "电动自行车"), ("电动车", "电动a自行车"), ("乡厨", "乡\n厨"),
+                     ("食证", "食品经营许可证"), ("a证", "a许可证"), ("许证", "许可\n证")]:
+        for full in (False, True):
+            pattern = index._abbreviation(tok)
+            expected = (pattern.fullmatch(hay) if full else pattern.search(hay)) is not None
+            assert index._abbreviated(tok, hay, full) == expected, (tok, hay, full)
