@@ -39,6 +39,9 @@ _DATE = re.compile(
     r"|(?P<half>上半年|下半年|(?<![a-z0-9])h(?P<hn>[12])(?![0-9a-z]))"
     r"|第?(?P<qn>[一二三四1-4])季度|(?<![a-z0-9])q(?P<qd>[1-4])(?![0-9])"
     r"|(?P<mrel>上个月|上月|本月|这个月)"
+    r"|(?P<ma>1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*(?:月份?)?\s*(?:到|至|-|~|—|－)\s*"
+    r"(?P<mb>1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月份?"
+    r"|(?P<lead>头|(?:(?<=年)|(?<![\u4e00-\u9fff0-9]))(?:前|后|最后))(?P<ln>三|3|六|6|半)个?月"
     r"|(?P<m>1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月份?"
     r"|(?<!\d)\d{1,2}\s*[日号]"
 )
@@ -78,6 +81,12 @@ def _months_of(m: re.Match[str], today: date | None) -> tuple[int, int] | None:
     if m["qn"] or m["qd"]:
         q = _cn_number(m["qn"] or m["qd"])
         return (3 * q - 2, 3 * q)
+    if m["ma"]:  # a month range: 4月到6月, 1-3月
+        first, last = _cn_number(m["ma"]), _cn_number(m["mb"])
+        return (first, last) if 1 <= first <= last <= 12 else None
+    if m["lead"]:  # 头三个月, 后六个月: the first or last quarter or half of the year
+        n = 6 if m["ln"] in ("六", "6", "半") else 3
+        return (1, n) if m["lead"][-1] in ("头", "前") else (13 - n, 12)
     if m["m"]:
         month = _cn_number(m["m"])
         return (month, month) if 1 <= month <= 12 else None
@@ -123,10 +132,13 @@ def split_dates(text: str, today: date | None = None, expand: bool = False
             span = _EDGE.get(edge or "")
         else:
             span = _months_of(m, today)
-            if span and m["m"] and year is None and today:
+            if span and (m["m"] or m["ma"]) and year is None and today:
                 year = today.year if span[0] <= today.month else today.year - 1
         if span:
             _add_span(periods, year, span)
             tokens.extend(_span_tokens(span[0], span[1], expand))
+            if expand and m["ma"]:  # an item's 7至12月 is also filed under its end months, as before ranges
+                for month in dict.fromkeys(span):
+                    tokens.extend(_span_tokens(month, month, expand))
     pieces.append(text[pos:])
     return [p for p in pieces if p.strip()], tokens, periods

@@ -247,20 +247,42 @@ FIFTH = ROOT / "tests" / "data" / "fifth"
 
 def test_accuracy_on_fifth_catalog_and_questions() -> None:
     """A fifth district's catalog (西城区) and citizen questions, heavy on group-chat colloquial wording, written before
-    the intent patterns (intents.txt), the typo table (confusions.txt) and the colloquial words they measure, and read
-    only as totals and per-kind figures (bench_accuracy.py fifth -q), never its misses: the honest figure. (Caveat:
-    the same author wrote its typo questions and the general typo table, so its typo figure is not fully blind.)
+    the intent patterns (intents.txt), the typo table (confusions.txt) and the colloquial words they measure. It was
+    read only as totals and per-kind figures until the sixth set was written; the month-range/intent/vocabulary work
+    after that read its misses, so it is no longer held out: the sixth set is the honest one.
 
     Before: 70/87 = 0.805 right item first (colloquial 24/36, typo 6/8), 30/31 = 0.968 abstentions.
-    After: 75/87 = 0.862 (colloquial 27/36, typo 8/8) and 30/31 = 0.968. Target 0.90 / 0.85: abstention reached,
-    answerable not. The bars below are the reached figures minus a small margin, not the target."""
+    After the intent/typo work: 75/87 = 0.862 (colloquial 27/36) and 30/31 = 0.968.
+    After the month-range/colloquial work (tuned on its misses): 81/87 = 0.931 and 30/31 = 0.968."""
     items, rows = _labelled_set(FIFTH)
     assert len(items) >= 45 and len(rows) >= 110 and sum(r["expect"] is None for r in rows) >= 30
     assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
     kb = Knowledge.build(items)
     right, abstained = _score(kb, rows)
-    assert right >= 0.83
+    assert right >= 0.90
     assert abstained >= 0.93
+
+
+SIXTH = ROOT / "tests" / "data" / "sixth"
+
+
+def test_accuracy_on_sixth_catalog_and_questions() -> None:
+    """A sixth district's catalog (江北区) and citizen questions (group-chat colloquial, typos, traditional, body-only,
+    dates, complaints; 30 unanswerable), written before the month-range/colloquial work and read only as totals and
+    per-kind figures (bench_accuracy.py sixth -q), never its misses: the honest figure.
+
+    Before: 76/87 = 0.874 right item first (colloquial 34/40, body_only 13/14, synonym 6/8, complaint 4/6),
+    20/30 = 0.667 abstentions (off_domain 14/15, specifics_missing 6/15).
+    After: unchanged, 76/87 = 0.874 and 20/30 = 0.667. Target 0.90 / 0.85: neither reached; abstention on questions
+    naming a specific shop, person or case the catalog's items also mention is the weak kind. The bars below are
+    the reached figures minus a small margin, not the target."""
+    items, rows = _labelled_set(SIXTH)
+    assert len(items) >= 40 and len(rows) >= 105 and sum(r["expect"] is None for r in rows) >= 28
+    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
+    kb = Knowledge.build(items)
+    right, abstained = _score(kb, rows)
+    assert right >= 0.85
+    assert abstained >= 0.63
 
 
 @pytest.mark.parametrize("question, expected", [
