@@ -96,10 +96,11 @@ def open_possible_request(db: Database, question: str, sender: str, channel: str
 
 
 def get_request(db: Database, number: str, today: date | None = None) -> dict[str, Any]:
-    rows = list(db["requests"].rows_where("id = ?", [number.strip()]))
-    if not rows:
+    cursor = db.execute("SELECT * FROM requests WHERE id = ?", [number.strip()])  # on the chat's hot path
+    row = cursor.fetchone()
+    if row is None:
         raise NotFound(f"没有编号为 {number} 的申请")
-    return _with_overdue(rows[0], today or clock.now().date())
+    return _with_overdue(dict(zip([c[0] for c in cursor.description], row)), today or clock.now().date())
 
 
 def list_requests(db: Database, status: str | None = None, today: date | None = None) -> list[dict[str, Any]]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -24,8 +24,10 @@ from store import dumps, get_meta, insert_row, loads, set_meta
 
 __all__ = ["Context", "Reply", "Handler", "handle_inbound", "log_enquiry", "pseudonym", "installation_salt"]
 
+T = TypeVar("T")
 
-_ANSWER_CACHE = 2048  # questions; a group chat asks the same few things over and over
+
+_MEMO_SIZE = 4096  # entries; a group chat asks the same few things over and over
 
 
 @dataclass
@@ -37,25 +39,33 @@ class Context:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # catalog items by id, for summaries
     top_k: int = 3
     now: Callable[[], datetime] = clock.now
-    _answers: tuple[Knowledge, OrderedDict[tuple[str, int, date], Answer]] | None = field(default=None, repr=False)
+    _memo: tuple[Knowledge, OrderedDict[Hashable, Any]] | None = field(default=None, repr=False)
 
     def use_catalog(self, knowledge: Knowledge, items: list[dict[str, Any]]) -> None:
         self.items = {item["id"]: item for item in items}
         self.knowledge = knowledge
 
-    def search(self, question: str) -> Answer:
-        """knowledge.search, remembered per index: the cache goes with the index it was computed on."""
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, remembered per catalog index (a new index starts afresh), least recently used out.
+        Only for values that depend on nothing but the key and the catalog; callers must not mutate them."""
         knowledge = self.knowledge
-        if self._answers is None or self._answers[0] is not knowledge:
-            self._answers = (knowledge, OrderedDict())
-        cache = self._answers[1]
-        key = (question, self.top_k, self.now().date())
-        answer = cache.get(key)
-        if answer is None:
-            answer = cache[key] = knowledge.search(question, top_k=self.top_k, today=key[2])
-            if len(cache) > _ANSWER_CACHE:
+        if self._memo is None or self._memo[0] is not knowledge:
+            self._memo = (knowledge, OrderedDict())
+        cache = self._memo[1]
+        try:
+            cache.move_to_end(key)
+            return cache[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = cache[key] = compute()
+            if len(cache) > _MEMO_SIZE:
                 cache.popitem(last=False)
-        return answer
+            return value
+
+    def search(self, question: str, today: date | None = None) -> Answer:
+        """knowledge.search, remembered: the same question on the same day against the same index."""
+        day = today or self.now().date()
+        return self.memo(("search", question, self.top_k, day),
+                         lambda: self.knowledge.search(question, top_k=self.top_k, today=day))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +75,11 @@ class Reply:
     answered: bool = False
     request_id: str | None = None
     matches: list[dict[str, Any]] = field(default_factory=list)
+    matches_json: str = ""  # `matches` as stored in the enquiry log; computed once when not given
+
+    def __post_init__(self) -> None:
+        if not self.matches_json:
+            object.__setattr__(self, "matches_json", dumps(self.matches))
 
     def as_dict(self) -> dict[str, Any]:
         return {"text": self.text, "kind": self.kind, "answered": self.answered,
@@ -90,10 +105,16 @@ def installation_salt(db: Database) -> bytes:
     return bytes.fromhex(salt)
 
 
-def _handlers() -> list[Handler]:
-    from handlers import commands, enquiry, notice_commands
+_HANDLERS: list[Handler] = []
 
-    return [commands.handle, notice_commands.handle, enquiry.handle]
+
+def _handlers() -> list[Handler]:
+    """In order; the first to return a Reply wins. Imported late: the handler modules import this one."""
+    if not _HANDLERS:
+        from handlers import commands, enquiry, notice_commands
+
+        _HANDLERS.extend([commands.handle, notice_commands.handle, enquiry.handle])
+    return _HANDLERS
 
 
 def handle_inbound(db: Database, ctx: Context, event: Inbound, deferred: bool = False) -> tuple[Reply, bool]:
@@ -106,13 +127,13 @@ def handle_inbound(db: Database, ctx: Context, event: Inbound, deferred: bool = 
                      " WHERE channel = ? AND event_id = ?", [event.platform, event.event_id]).fetchone()
     if row is not None:
         return Reply(text=row[0], kind=row[1], answered=bool(row[2]), request_id=row[3] or None,
-                     matches=loads(row[4], [])), True
-    reply = next(r for r in (h(db, ctx, event) for h in _handlers()) if r is not None)
+                     matches=loads(row[4], []), matches_json=row[4] or "[]"), True
+    reply = next(r for r in (handler(db, ctx, event) for handler in _handlers()) if r is not None)
     at = clock.iso(ctx.now())
     log_enquiry(db, ctx, event, reply, at)
     if deferred:
         insert_row(db, "replies", {"platform": event.platform, "event_id": event.event_id, "bot": event.bot,
-                                   "event": dumps(asdict(event)), "text": reply.text, "status": "queued",
+                                   "event": event.to_json(), "text": reply.text, "status": "queued",
                                    "created_at": at})
     return reply, False
 
@@ -122,6 +143,6 @@ def log_enquiry(db: Database, ctx: Context, event: Inbound, reply: Reply, at: st
     return insert_row(db, "enquiries", {
         "at": at, "channel": event.platform, "event_id": event.event_id, "bot": event.bot, "chat": event.chat,
         "sender": pseudonym(ctx.salt, event.platform, event.sender), "question": event.text,
-        "matches": dumps(reply.matches), "answered": int(reply.answered), "kind": reply.kind,
+        "matches": reply.matches_json, "answered": int(reply.answered), "kind": reply.kind,
         "request_id": reply.request_id or "", "reply": reply.text,
     })

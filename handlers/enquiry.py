@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from sqlite_utils import Database
 
@@ -33,15 +34,22 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply:
     request, repeated = open_possible_request(
         db, event.text.strip(), pseudonym(ctx.salt, event.platform, event.sender), event.platform, event.bot,
         event.chat, now=ctx.now())
-    return Reply(texts.no_answer(request["id"], repeated), request_id=request["id"], matches=reply.matches)
+    return Reply(texts.no_answer(request["id"], repeated), request_id=request["id"], matches=reply.matches,
+                 matches_json=reply.matches_json)
 
 
 def decide(ctx: Context, question: str) -> Reply:
-    """The answer without touching the database; an unanswered enquiry carries no number yet."""
+    """The answer without touching the database; an unanswered enquiry carries no number yet. Remembered per
+    question and day, like the search under it: a chat asks the same things over and over."""
     question = question.strip()
     if not question:
         return Reply(texts.NOT_UNDERSTOOD, kind="command")
-    result = ctx.search(question)
+    today = ctx.now().date()
+    return ctx.memo(("decide", question, today), lambda: _decide(ctx, question, today))
+
+
+def _decide(ctx: Context, question: str, today: date) -> Reply:
+    result = ctx.search(question, today)
     matches = [m.as_dict() | {"published": m.published} for m in result.matches]
     if is_complaint(question):
         return _complaint_reply(result, matches)

@@ -67,6 +67,14 @@ class Inbound:
     sender_name: str = ""
     handle: Mapping[str, Any] = field(default_factory=dict)  # what `reply` needs: sessionWebhook, response_url ...
 
+    def to_json(self) -> str:
+        """For the durable reply queue; `Inbound(**json.loads(...))` reads it back. (dataclasses.asdict deep-copies
+        and costs several times more, on every deferred message.)"""
+        return json.dumps({"platform": self.platform, "bot": self.bot, "event_id": self.event_id, "text": self.text,
+                           "chat": self.chat, "chat_type": self.chat_type, "sender": self.sender,
+                           "sender_name": self.sender_name, "handle": dict(self.handle)},
+                          ensure_ascii=False, separators=(",", ":"))
+
 
 @dataclass(frozen=True, slots=True)
 class Ack:

@@ -105,8 +105,8 @@ def revisions(db: Database) -> dict[str, int]:
 class _Job:
     __slots__ = ("fn", "args", "future", "loop")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any],
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any] | None,
+                 loop: asyncio.AbstractEventLoop | None) -> None:
         self.fn, self.args, self.future, self.loop = fn, args, future, loop
 
 
@@ -143,6 +143,13 @@ class Store:
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Job(fn, args, future, loop))
         return await future
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue `fn(db, *args)` without waiting for it: it commits with the next batch, like `run`, and a
+        failure is logged. For bookkeeping whose caller has nothing to do with the result."""
+        if self._thread is None:
+            raise RuntimeError("store is not started")
+        self._queue.put(_Job(fn, args, None, None))
 
     def _loop(self) -> None:
         try:
@@ -181,10 +188,18 @@ class Store:
                 for job in batch:
                     results.append(_run_job(db, job))
         except Exception as exc:  # COMMIT failed: nothing of this batch is stored
-            log.error("store: transaction failed: %s", exc)
+            log.error("store: transaction failed, %d calls undone: %s", len(batch), exc)
             results = [(job, None, exc) for job in batch]
-        for job, value, error in results:
-            job.loop.call_soon_threadsafe(_settle, job.future, value, error)
+        # One wake-up of each event loop per batch, not one per job: each wake-up is a write to the loop's pipe.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
+        for result in results:
+            if result[0].future is not None:
+                by_loop.setdefault(result[0].loop, []).append(result)
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the loop was closed while the job ran: nobody is waiting any more
+                pass
 
 
 def _run_job(db: Database, job: _Job) -> tuple[_Job, Any, BaseException | None]:
@@ -197,15 +212,19 @@ def _run_job(db: Database, job: _Job) -> tuple[_Job, Any, BaseException | None]:
         if conn.in_transaction:
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
+        if job.future is None:
+            log.error("store: %s failed: %s", getattr(job.fn, "__name__", job.fn), exc)
         return job, None, exc
     conn.execute("RELEASE job")
     return job, value, None
 
 
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+def _settle(results: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, value, error in results:
+        future = job.future
+        if future is None or future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)

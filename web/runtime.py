@@ -120,7 +120,8 @@ class Gateway:
         while True:
             platform, event, text = await lane.get()
             status, attempts, error = await self._post_reply(platform, event, text)
-            await self.store.run(_mark_reply, event.platform, event.event_id, status, attempts, error)
+            # Not awaited: it commits with the next batch all the same, and the worker takes the next answer.
+            self.store.submit(_mark_reply, event.platform, event.event_id, status, attempts, error)
 
     async def _post_reply(self, platform: Platform, event: Inbound, text: str) -> tuple[str, int, str]:
         """(status, attempts, error): a few quick retries, then give up; a chat answer late is no answer."""
