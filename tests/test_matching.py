@@ -371,3 +371,19 @@ def test_fast_word_splitter_and_abbreviation_match_the_reference_ones() -> None:
             pattern = index._abbreviation(tok)
             expected = (pattern.fullmatch(hay) if full else pattern.search(hay)) is not None
             assert index._abbreviated(tok, hay, full) == expected, (tok, hay, full)
+
+
+def test_decisions_are_remembered_per_index_and_a_new_catalog_answers_afresh() -> None:
+    from handlers import Context
+    from handlers.enquiry import decide
+
+    licence = {"id": "x1", "title": "药品经营许可证办理指南", "category": "办事指南", "published": "2013-03-01",
+               "body": "申请药品经营许可证须提交以下材料。", "keywords": ["药品经营许可证"]}
+    ctx = Context(knowledge=Knowledge.build([]), salt=b"k" * 32)
+    first = decide(ctx, "药品经营许可证怎么办理")
+    assert not first.answered
+    assert decide(ctx, "药品经营许可证怎么办理") is first  # the same question, the same index: remembered
+    ctx.use_catalog(Knowledge.build([licence]), [licence])
+    second = decide(ctx, "药品经营许可证怎么办理")
+    assert second.answered and second.matches[0]["id"] == "x1"
+    assert json.loads(second.matches_json) == second.matches  # what the enquiry log stores

@@ -57,3 +57,24 @@ async def test_store_reports_an_unopenable_file(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(Exception):
         Store(tmp_path / "dir.db").start()
+
+
+async def test_submitted_calls_commit_and_a_failing_one_is_logged_alone(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = Store(tmp_path / "g.db")
+    store.start()
+
+    def bad(db: Database) -> None:
+        bump(db, "catalog")
+        raise ValueError("bad bookkeeping")
+
+    for _ in range(10):
+        store.submit(bump, "catalog")
+    store.submit(bad)
+    store.submit(bump, "catalog")
+    assert (await store.run(revisions))["catalog"] == 11  # queued before this call, so committed before it runs
+    assert "bad failed: bad bookkeeping" in caplog.text
+    await store.close()
+    reopened = open_db(tmp_path / "g.db")
+    assert revisions(reopened)["catalog"] == 11  # on disk, not just in the writer's transaction
+    reopened.close()
