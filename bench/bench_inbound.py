@@ -19,7 +19,7 @@ bodies. "% of bare" = gateway req/s / bare req/s. The CPU columns (user + system
 threads, per request; for DingTalk and Feishu including the replies) hold steadier than req/s when other
 processes share the machine.
 
-    python bench/bench_inbound.py [--requests 3000] [--concurrency 32] [--rounds 3] [--only wecom,onebot]
+    python bench/bench_inbound.py [--requests 9000] [--concurrency 32] [--rounds 6] [--only wecom,onebot]
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ from platforms.feishu import event_signature
 from platforms.onebot import sign as onebot_sign
 from platforms.webhook import sign as webhook_sign
 
-REQUESTS = 3000
+REQUESTS = 9000
 CONCURRENCY = 32
 WARMUP = 200
-ROUNDS = 3
+ROUNDS = 6
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TARGET = 0.50  # of the bare handler's rate
 # The labelled citizen questions (answerable, unanswerable, complaints): a realistic mix of work per request.

@@ -2,8 +2,9 @@
 
 Every database call from the event loop goes through `Store.run(fn, *args)`: `fn(db, *args)` runs on the
 store's own thread. Calls that arrive together share one transaction (group commit), each inside its own
-savepoint so one failing call does not undo the others. The CLI uses the same functions synchronously
-through `open_db` + `transaction`.
+savepoint so one failing call does not undo the others. A second thread checkpoints the WAL, so that a
+commit never waits for pages to be copied back. The CLI uses the same functions synchronously through
+`open_db` + `transaction`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = ["Store", "open_db", "transaction", "insert_row", "bump", "revisions",
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _BATCH_MAX = 256
+_CHECKPOINT_EVERY = 1.0  # seconds between WAL checkpoints by the gateway's checkpointer thread
 
 
 def open_db(path: str | Path) -> Database:
@@ -118,10 +120,12 @@ class Store:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._stopping = threading.Event()
         self._error: BaseException | None = None
 
     def start(self) -> None:
         """Open the database on its own thread; raises here if it cannot be opened."""
+        self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name="gongkai-store", daemon=True)
         self._thread.start()
         self._ready.wait()
@@ -158,6 +162,13 @@ class Store:
             self._error = exc
             self._ready.set()
             return
+        checkpointer = None
+        if self.path != ":memory:":
+            # The writer never checkpoints itself: copying the WAL back and syncing the file would stall every
+            # caller waiting on this thread (and the event loop's requests with them). A thread of its own does.
+            db.conn.execute("PRAGMA wal_autocheckpoint=0")
+            checkpointer = threading.Thread(target=self._checkpoints, name="gongkai-checkpoint", daemon=True)
+            checkpointer.start()
         self._ready.set()
         try:
             while True:
@@ -179,7 +190,23 @@ class Store:
                 if stop:
                     break
         finally:
-            db.close()
+            self._stopping.set()
+            if checkpointer is not None:
+                checkpointer.join()
+            db.close()  # the last connection to close checkpoints what is left and removes the WAL
+
+    def _checkpoints(self) -> None:
+        """PASSIVE checkpoints on a connection of their own: they never block the writer (SQLite releases the
+        GIL while it copies), and they keep the WAL from growing without bound."""
+        conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopping.wait(_CHECKPOINT_EVERY):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as exc:  # e.g. the disk is full: the WAL keeps the data; try again later
+                    log.warning("store: WAL checkpoint failed: %s", exc)
+        finally:
+            conn.close()
 
     def _run_batch(self, db: Database, batch: list[_Job]) -> None:
         results: list[tuple[_Job, Any, BaseException | None]] = []

@@ -157,3 +157,11 @@ def m004_replies(db: Database) -> None:
         " error TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, PRIMARY KEY (platform, event_id))"
     )
     db.execute("CREATE INDEX replies_status ON replies(status, created_at)")
+
+
+@migrations()
+def m005_request_lookup(db: Database) -> None:
+    # "Has this sender asked this within a day?" runs on every unanswered question: with created_at in the
+    # index it is one seek, not a scan and sort of every request the sender ever made with these words.
+    db.execute("DROP INDEX IF EXISTS idx_requests_sender_question_key")
+    db.execute("CREATE INDEX idx_requests_sender_question_at ON requests(sender, question_key, created_at)")

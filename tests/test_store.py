@@ -78,3 +78,25 @@ async def test_submitted_calls_commit_and_a_failing_one_is_logged_alone(
     reopened = open_db(tmp_path / "g.db")
     assert revisions(reopened)["catalog"] == 11  # on disk, not just in the writer's transaction
     reopened.close()
+
+
+async def test_the_wal_is_checkpointed_while_the_store_runs(tmp_path: Path) -> None:
+    """The writer never checkpoints itself; the checkpointer thread copies the WAL into the file within seconds."""
+    path = tmp_path / "g.db"
+    store = Store(path)
+    store.start()
+    before = path.stat().st_size
+
+    def write(db: Database, n: int) -> None:
+        db.execute("INSERT INTO meta(key, value) VALUES (?, ?)", [f"k{n}", "数据" * 300])
+
+    await asyncio.gather(*[store.run(write, n) for n in range(300)])
+    for _ in range(100):  # up to 5 s; the checkpointer runs every second
+        if path.stat().st_size > before + 100_000:
+            break
+        await asyncio.sleep(0.05)
+    assert path.stat().st_size > before + 100_000  # the rows are in the database file, not only in the WAL
+    await store.close()
+    reopened = open_db(path)
+    assert reopened.execute("SELECT COUNT(*) FROM meta WHERE key LIKE 'k%'").fetchone()[0] == 300
+    reopened.close()
