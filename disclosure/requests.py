@@ -78,11 +78,12 @@ def open_possible_request(db: Database, question: str, sender: str, channel: str
     key = question_key(question)
     if sender:
         since = clock.iso(moment - _SAME_QUESTION_WINDOW)
-        row = db.execute(
-            "SELECT id FROM requests WHERE sender = ? AND question_key = ? AND created_at >= ? "
-            "ORDER BY created_at DESC LIMIT 1", [sender, key, since]).fetchone()
+        cursor = db.execute(
+            "SELECT * FROM requests WHERE sender = ? AND question_key = ? AND created_at >= ? "
+            "ORDER BY created_at DESC LIMIT 1", [sender, key, since])
+        row = cursor.fetchone()
         if row is not None:
-            return get_request(db, row[0]), True
+            return _with_overdue(_as_dict(cursor, row), moment.date()), True
     year = moment.year
     seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM requests WHERE year = ?", [year]).fetchone()[0]
     request = {
@@ -100,7 +101,11 @@ def get_request(db: Database, number: str, today: date | None = None) -> dict[st
     row = cursor.fetchone()
     if row is None:
         raise NotFound(f"没有编号为 {number} 的申请")
-    return _with_overdue(dict(zip([c[0] for c in cursor.description], row)), today or clock.now().date())
+    return _with_overdue(_as_dict(cursor, row), today or clock.now().date())
+
+
+def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip([column[0] for column in cursor.description], row))
 
 
 def list_requests(db: Database, status: str | None = None, today: date | None = None) -> list[dict[str, Any]]:

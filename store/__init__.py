@@ -10,6 +10,7 @@ commit never waits for pages to be copied back. The CLI uses the same functions 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import queue
@@ -66,10 +67,13 @@ def transaction(db: Database) -> Iterator[Database]:
 
 def insert_row(db: Database, table: str, row: dict[str, Any]) -> int:
     """A plain INSERT for hot paths (sqlite-utils' insert introspects the table on every call)."""
-    columns = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    cursor = db.execute(f"INSERT INTO [{table}] ({columns}) VALUES ({marks})", list(row.values()))
+    cursor = db.execute(_insert_sql(table, tuple(row)), list(row.values()))
     return int(cursor.lastrowid or 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO [{table}] ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def dumps(value: Any) -> str:
