@@ -2,8 +2,9 @@
 
 Inbound: POST JSON events, optionally `{"encrypt"}` (key = SHA-256(Encrypt Key), PKCS#7 block 16) and, with an
 Encrypt Key, signed in `X-Lark-Signature`; url_verification is answered with the challenge after the token check.
-Answers go through `im/v1/messages/{id}/reply` with a cached tenant_access_token. Pushes go to the custom bot
-webhook, signed in the body (`timestamp`, `sign`), ≤ 20 KB, 100/min and 5/s.
+Answers go through `im/v1/messages/{id}/reply` with a cached tenant_access_token, at most 50/s and 1000/min per
+app and 5/s per chat, as Feishu documents. Pushes go to the custom bot webhook, signed in the body (`timestamp`,
+`sign`), ≤ 20 KB, 100/min and 5/s.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from platforms import (
     split_utf8,
 )
 from platforms._aes import CryptoError, FeishuCipher
+from platforms.limiter import Limiter, acquire
 
 __all__ = ["FeishuPlatform", "bot_sign", "event_signature", "BODY_LIMIT"]
 
@@ -61,6 +63,11 @@ REPLY_LIMIT = 16_000  # bytes of one reply text; the API allows far more, a chat
 RATE_LIMIT_CODES = {11232, 230020, 99991400}
 TOKEN_INVALID_CODES = {99991661, 99991663}
 _MENTION_KEY = re.compile(r"@_user_\d+|@_all")
+# Feishu counts requests as they arrive and we stamp them as they leave: network jitter can bring two sends a
+# full window apart closer together on arrival, so each window is a quarter second (a second) longer than theirs.
+REPLY_APP_LIMITS = ((1.25, 50), (61.0, 1000))  # the message APIs: 50/s and 1000/min per app
+REPLY_CHAT_LIMITS = ((1.25, 5),)  # 5/s per group and per user, shared by every bot in it
+_CHAT_LIMITERS = 1024  # chats remembered before quiet ones are forgotten
 
 
 def bot_sign(timestamp: str, secret: str) -> str:
@@ -97,6 +104,8 @@ class FeishuPlatform(Platform):
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
         self._memo: tuple[bytes, dict[str, Any]] | None = None
+        self._reply_limiter = Limiter(REPLY_APP_LIMITS)
+        self._chat_limiters: dict[str, Limiter] = {}
 
     # --- inbound -----------------------------------------------------------------
     def handshake(self, req: RawRequest) -> Ack | None:
@@ -161,7 +170,18 @@ class FeishuPlatform(Platform):
         for i, part in enumerate(fit_parts(text, REPLY_LIMIT, _reply_size)):
             key = uuid.uuid5(uuid.NAMESPACE_URL, f"gongkai/{self.bot}/{event.event_id}/{i}")
             body = {"msg_type": "text", "content": json.dumps({"text": part}, ensure_ascii=False), "uuid": str(key)}
+            await acquire(self._reply_limiter, self._chat_limiter(event))
             await self._api(http, path, body)
+
+    def _chat_limiter(self, event: Inbound) -> Limiter:
+        """The 5/s of the chat the answer goes to (the asker's, in a single chat)."""
+        key = event.chat or f"user:{event.sender}"
+        limiter = self._chat_limiters.get(key)
+        if limiter is None:
+            if len(self._chat_limiters) >= _CHAT_LIMITERS:
+                self._chat_limiters = {k: v for k, v in self._chat_limiters.items() if not v.idle()}
+            limiter = self._chat_limiters[key] = Limiter(REPLY_CHAT_LIMITS)
+        return limiter
 
     # --- outbound ----------------------------------------------------------------
     def render(self, message: Message) -> list[dict[str, Any]]:

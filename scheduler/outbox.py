@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,11 +19,12 @@ from sqlite_utils import Database
 import clock
 from errors import DeliveryError, PermanentError, RateLimited
 from platforms import Platform, Target
+from platforms.limiter import Limiter
 from scheduler import groups, notices
 from store import Store, bump, dumps, loads
 
 __all__ = ["release", "refresh_status", "claim", "record", "recover", "resend_uncertain", "summary",
-           "RANK", "Limiter", "Outbox"]
+           "RANK", "Outbox"]
 
 log = logging.getLogger(__name__)
 RANK = {"queued": 0, "failed": 1, "sending": 2, "uncertain": 3, "dead": 4, "sent": 5}  # least advanced first
@@ -190,36 +189,6 @@ def summary(db: Database, notice_id: int) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-class Limiter:
-    """Sliding windows per bot (20 in any 60 s, 5 in any 1 s): a token bucket's refill would allow 20 + refill
-    in one minute and earn DingTalk's 10-minute lockout. `scale` shrinks the windows for benchmarks."""
-
-    def __init__(self, per_minute: int, per_second: float = 0.0, scale: float = 1.0,
-                 clock_fn: Callable[[], float] = time.monotonic) -> None:
-        self.windows: list[tuple[float, int, deque[float]]] = [(60.0 * scale, max(1, per_minute), deque())]
-        if per_second:
-            self.windows.append((scale / per_second if per_second < 1 else scale, max(1, int(per_second)), deque()))
-        self.clock, self.paused_until = clock_fn, 0.0
-
-    def wait_time(self) -> float:
-        now = self.clock()
-        wait = self.paused_until - now
-        for length, limit, stamps in self.windows:
-            while stamps and stamps[0] <= now - length:
-                stamps.popleft()
-            if len(stamps) >= limit:
-                wait = max(wait, stamps[0] + length - now)
-        return max(0.0, wait)
-
-    def take(self) -> None:
-        now = self.clock()
-        for _, _, stamps in self.windows:
-            stamps.append(now)
-
-    def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, self.clock() + seconds)
-
-
 class Outbox:
     """One lane per pushing bot: wait for the limiter, claim a due part, post it, record the outcome."""
 
@@ -228,7 +197,7 @@ class Outbox:
                  lease: float = 120.0, idle: float = 1.0) -> None:
         self.store, self.http, self.now = store, http, now
         self.adapters = {bot: a for bot, a in adapters.items() if a.can_push}
-        self.limiters = {bot: Limiter(a.per_minute, a.per_second, rate_scale) for bot, a in self.adapters.items()}
+        self.limiters = {bot: Limiter.per_rate(a.per_minute, a.per_second, rate_scale) for bot, a in self.adapters.items()}
         self.retry_base, self.lease, self.idle = retry_base, lease, idle
         self._events = {bot: asyncio.Event() for bot in self.adapters}
         self._tasks: dict[str, asyncio.Task[None]] = {}

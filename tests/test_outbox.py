@@ -19,6 +19,7 @@ from errors import InvalidInput, PermanentError, RateLimited, TemporaryError
 from handlers import Context
 from handlers import notice_commands
 from platforms import Inbound, Message, Platform, Target, split_utf8
+from platforms.limiter import Limiter
 from scheduler import Scheduler, groups, jobs, notices, outbox
 from store import Store, open_db, transaction
 
@@ -214,7 +215,7 @@ async def test_crash_leaves_uncertain_rows_that_are_not_resent(rig: Rig, fake: A
 
 def test_limiter_windows_and_pause() -> None:
     now = [0.0]
-    limiter = outbox.Limiter(per_minute=20, per_second=5, clock_fn=lambda: now[0])
+    limiter = Limiter.per_rate(per_minute=20, per_second=5, clock_fn=lambda: now[0])
     for _ in range(5):
         assert limiter.wait_time() == 0
         limiter.take()

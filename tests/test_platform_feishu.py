@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -443,6 +444,59 @@ async def test_long_reply_goes_in_parts(
     await plat.reply(http, _event(plat), "药品召回信息说明。" * 2000)
     assert len(fake.replies) > 1
     assert all(r["text"].startswith(f"({i}/{len(fake.replies)}) ") for i, r in enumerate(fake.replies, 1))
+
+
+def _chat_event(plat: FeishuPlatform, fake: FakeFeishu, n: int, chat: str) -> Inbound:
+    """Message n in `chat`, made known to the fake so it counts the reply against that chat."""
+    fake.message_chats[f"om_{n}"] = chat
+    return plat.parse(delivery(message_event(event_id=f"ev{n}", message_id=f"om_{n}", chat_id=chat)))[0]
+
+
+def _most_in_one_second(times: list[float]) -> int:
+    return max(sum(1 for u in times if t <= u < t + 1) for t in times)
+
+
+async def test_a_busy_chat_gets_at_most_five_replies_a_second(
+        aiohttp_server: Server, fake: FakeFeishu, clock: Clock, http: aiohttp.ClientSession) -> None:
+    plat = await platform_for(aiohttp_server, fake, clock)
+    events = [_chat_event(plat, fake, n, "oc_busy") for n in range(8)]
+    started = time.monotonic()
+    await asyncio.gather(*[plat.reply(http, event, f"回答{n}") for n, event in enumerate(events)])
+    assert len(fake.replies) == 8  # none refused with 230020: the fake allows 5 per second per chat
+    assert time.monotonic() - started >= 1.0  # the sixth waited for the window
+    assert _most_in_one_second([r["at"] for r in fake.replies]) == 5
+
+
+async def test_a_busy_chat_does_not_hold_up_another(
+        aiohttp_server: Server, fake: FakeFeishu, clock: Clock, http: aiohttp.ClientSession) -> None:
+    plat = await platform_for(aiohttp_server, fake, clock)
+    for n in range(5):
+        await plat.reply(http, _chat_event(plat, fake, n, "oc_busy"), "回答")
+    started = time.monotonic()
+    await plat.reply(http, _chat_event(plat, fake, 99, "oc_quiet"), "另一个群的回答")
+    assert time.monotonic() - started < 0.5 and len(fake.replies) == 6
+
+
+def test_quiet_chats_are_forgotten_busy_ones_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platforms.feishu as feishu
+
+    monkeypatch.setattr(feishu, "_CHAT_LIMITERS", 2)
+    plat = receiver()
+    busy = plat._chat_limiter(Inbound("feishu", "fs", "e1", "问", chat="oc_busy"))
+    busy.take()  # a reply just went there: its window must survive
+    plat._chat_limiter(Inbound("feishu", "fs", "e2", "问", chat="oc_quiet"))
+    plat._chat_limiter(Inbound("feishu", "fs", "e3", "问", chat="oc_new"))
+    assert set(plat._chat_limiters) == {"oc_busy", "oc_new"}
+    assert plat._chat_limiter(Inbound("feishu", "fs", "e4", "问", chat="oc_busy")) is busy
+
+
+async def test_replies_stay_under_fifty_a_second_per_app(
+        aiohttp_server: Server, fake: FakeFeishu, clock: Clock, http: aiohttp.ClientSession) -> None:
+    plat = await platform_for(aiohttp_server, fake, clock)
+    events = [_chat_event(plat, fake, n, f"oc_{n % 12}") for n in range(60)]  # 12 chats x 5: only the app limit
+    await asyncio.gather(*[plat.reply(http, event, "回答") for event in events])
+    assert len(fake.replies) == 60  # none refused with 99991400: the fake allows 50 per second per app
+    assert _most_in_one_second([r["at"] for r in fake.replies]) == 50
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 The custom bot checks the hook token, the body size (≤ 20 KB → 9499), the body-level `timestamp` / `sign` with the
 documented algorithm (its own code, not ours; 1 h window on the fake's injectable clock → 19021), keywords in text
 and titles (19024), the message schema (9499) and 100/min + 5/s (11232). The reply API wants a live Bearer tenant
-token (99991661 / 99991663) and dedupes on `uuid`. Answers per endpoint can be scripted.
+token (99991661 / 99991663), dedupes on `uuid` and holds the app to 50/s and 1000/min (99991400) and each chat to
+5/s (230020), on the real clock (the message's chat from `message_chats`). Answers per endpoint can be scripted.
 """
 
 from __future__ import annotations
@@ -56,10 +57,12 @@ class FakeFeishu:
     tokens: dict[str, float] = field(default_factory=dict)  # live tenant tokens -> expiry on the fake clock
     token_calls: int = 0
     pushes: list[dict[str, Any]] = field(default_factory=list)  # accepted custom-bot bodies
-    replies: list[dict[str, Any]] = field(default_factory=list)  # {"message_id", "body", "text"}
+    replies: list[dict[str, Any]] = field(default_factory=list)  # {"message_id", "body", "text", "at"}
     uuids: dict[str, str] = field(default_factory=dict)
     script: dict[str, deque[Scripted]] = field(default_factory=lambda: defaultdict(deque))
     history: dict[str, list[float]] = field(default_factory=dict)
+    message_chats: dict[str, str] = field(default_factory=dict)  # message_id -> chat_id, for the per-chat limit
+    reply_times: dict[str, list[float]] = field(default_factory=dict)  # "app" / chat -> accepted replies (monotonic)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     async def wait_replies(self, count: int, timeout: float = 5.0) -> None:
@@ -224,15 +227,31 @@ async def _reply(request: web.Request) -> web.Response:
         return _answer(230001, "Your request contains an invalid request parameter.", status=400)
     if uid and uid in fake.uuids:
         return _answer(0, "success", data={"message_id": fake.uuids[uid]})
+    refusal = _check_reply_rate(fake, fake.message_chats.get(request.match_info["message_id"], "oc_unknown"))
+    if refusal is not None:
+        return refusal
     reply_id = f"om_reply_{next(_ids)}"
     if uid:
         fake.uuids[uid] = reply_id
-    fake.replies.append({"message_id": request.match_info["message_id"], "body": body, "text": text})
+    fake.replies.append({"message_id": request.match_info["message_id"], "body": body, "text": text,
+                         "at": time.monotonic()})
     for waiter in fake.waiters:
         if not waiter.done():
             waiter.set_result(None)
     fake.waiters.clear()
     return _answer(0, "success", data={"message_id": reply_id})
+
+
+def _check_reply_rate(fake: FakeFeishu, chat: str) -> web.Response | None:
+    now = time.monotonic()
+    app = [t for t in fake.reply_times.get("app", []) if now - t < 60]
+    in_chat = [t for t in fake.reply_times.get(chat, []) if now - t < 1]
+    if len(app) >= 1000 or sum(1 for t in app if now - t < 1) >= 50:
+        return _answer(99991400, "request trigger frequency limit")
+    if len(in_chat) >= 5:
+        return _answer(230020, "This operation triggers the frequency limit.")
+    fake.reply_times["app"], fake.reply_times[chat] = app + [now], in_chat + [now]
+    return None
 
 
 def _reply_text(body: Any) -> str | None:
