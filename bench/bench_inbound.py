@@ -346,7 +346,7 @@ async def measure(case: Case, bare: Server, gateway: Server, sink: str, warmup: 
     sessions = {s.name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
                 for s in (bare, gateway)}
     waits = case.deferred and not case.capped
-    replies_before, started = sink_counts(sink)["counts"][case.platform], time.perf_counter()
+    replies_before, started = sink_counts(sink)["counts"].get(case.platform, 0), time.perf_counter()
     try:
         for server in (bare, gateway):
             await burst(sessions[server.name], warm[server.name], concurrency, None)
@@ -371,7 +371,7 @@ async def measure(case: Case, bare: Server, gateway: Server, sink: str, warmup: 
         for http in sessions.values():
             await http.close()
     n = len(timed)
-    replied = sink_counts(sink)["counts"][case.platform] - replies_before
+    replied = sink_counts(sink)["counts"].get(case.platform, 0) - replies_before
     rate = replied / (time.perf_counter() - started) if case.capped else 0.0
     return Result(case.platform, n / seconds["bare"], n / seconds["gateway"], cpu["bare"] / n, cpu["gateway"] / n,
                   client_cpu / n, drain, check_sample(case.platform, last, sink), rate)
