@@ -133,8 +133,7 @@ def handle_inbound(db: Database, ctx: Context, event: Inbound, deferred: bool = 
     log_enquiry(db, ctx, event, reply, at)
     if deferred:
         insert_row(db, "replies", {"platform": event.platform, "event_id": event.event_id, "bot": event.bot,
-                                   "event": event.to_json(), "text": reply.text, "status": "queued",
-                                   "created_at": at})
+                                   "event": event.to_json(), "status": "queued", "created_at": at})
     return reply, False
 
 

@@ -165,3 +165,13 @@ def m005_request_lookup(db: Database) -> None:
     # index it is one seek, not a scan and sort of every request the sender ever made with these words.
     db.execute("DROP INDEX IF EXISTS idx_requests_sender_question_key")
     db.execute("CREATE INDEX idx_requests_sender_question_at ON requests(sender, question_key, created_at)")
+
+
+@migrations()
+def m006_replies_pending_only(db: Database) -> None:
+    # A posted answer leaves the queue: the table holds only what is still to post or failed (with its error),
+    # so the start-up scan needs no index, and a used sessionWebhook / response_url is not kept for ever. The
+    # answer's text is the enquiry row's `reply`; it is not written twice.
+    db.execute("DELETE FROM replies WHERE status = 'sent'")
+    db.execute("DROP INDEX IF EXISTS replies_status")
+    db.execute("ALTER TABLE replies DROP COLUMN text")

@@ -100,3 +100,23 @@ async def test_the_wal_is_checkpointed_while_the_store_runs(tmp_path: Path) -> N
     reopened = open_db(path)
     assert reopened.execute("SELECT COUNT(*) FROM meta WHERE key LIKE 'k%'").fetchone()[0] == 300
     reopened.close()
+
+
+def test_m006_keeps_only_answers_still_to_post(tmp_path: Path) -> None:
+    """Before m006 every posted answer stayed in `replies` with its text; after it, only pending or failed ones."""
+    import sqlite3
+
+    from store.migrations import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(str(path), isolation_level=None))
+    migrations.apply(db, stop_before="m006_replies_pending_only")
+    for event_id, status in (("e1", "sent"), ("e2", "queued"), ("e3", "dead")):
+        db.execute("INSERT INTO replies (platform, event_id, bot, event, text, status, created_at)"
+                   " VALUES ('dingtalk', ?, 'dt', '{}', '答复', ?, '2026-11-27T10:00:00+08:00')", [event_id, status])
+    db.close()
+    db = open_db(path)  # what a gateway of this version does on start
+    assert [(r["event_id"], r["status"]) for r in db.query("SELECT * FROM replies ORDER BY event_id")] == [
+        ("e2", "queued"), ("e3", "dead")]
+    assert "text" not in db["replies"].columns_dict and "replies_status" not in {i.name for i in db["replies"].indexes}
+    db.close()
