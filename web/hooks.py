@@ -57,8 +57,8 @@ async def hook(request: web.Request) -> web.Response:
         return json_error(404, f"未知的机器人: {request.match_info['platform']}/{request.match_info['bot']}")
     if request.method not in ("GET", "POST"):
         return json_error(405, "只接受 GET 或 POST")
-    raw = RawRequest(method=request.method, query=dict(request.query),
-                     headers={k.lower(): v for k, v in request.headers.items()},
+    # aiohttp's headers are already case-insensitive: adapters ask for lower-case names, as RawRequest says.
+    raw = RawRequest(method=request.method, query=request.query, headers=request.headers,
                      body=await request.read(), now=time.time())
     try:
         handshake = platform.handshake(raw)
