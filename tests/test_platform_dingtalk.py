@@ -473,4 +473,12 @@ async def test_a_slow_bot_does_not_hold_up_another_bots_answers(
             break
         await asyncio.sleep(0.01)
     assert [r["session"] for r in quick.replies] == ["m-quick"]
+    health = await (await client.get("/healthz")).json()
+    assert health["answers_pending"] == {"dt-main": 1}  # the hung answer shows; the posted one does not
     assert slow.replies == []  # still hanging
+    for _ in range(300):  # the hang ends after 1 s and the answer goes out
+        if slow.replies and not (await (await client.get("/healthz")).json())["answers_pending"]:
+            break
+        await asyncio.sleep(0.01)
+    assert [r["session"] for r in slow.replies] == ["m-slow"]
+    assert (await (await client.get("/healthz")).json())["answers_pending"] == {}

@@ -46,7 +46,10 @@ def _response(ack: Ack) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     items = len(gateway.ctx.knowledge) if gateway.ctx else 0
-    return web.json_response({"status": "ok", "catalog_items": items})
+    # Answers still to post, per bot: a number that keeps growing means a platform is refusing or hanging.
+    pending = {bot: n for bot, n in gateway.answers_pending.items() if n}
+    return web.json_response({"status": "ok", "catalog_items": items, "answers_pending": pending},
+                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
 @routes.route("*", "/hooks/{platform}/{bot}")

@@ -50,6 +50,7 @@ class Gateway:
         self._revisions: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._replies: dict[str, asyncio.Queue[tuple[Platform, Inbound, str]]] = {}
+        self.answers_pending: dict[str, int] = {}  # per bot: deferred answers queued or being posted
 
     async def start(self) -> None:
         self.store.start()
@@ -107,6 +108,7 @@ class Gateway:
             for _ in range(_REPLY_WORKERS):
                 self._spawn(self._reply_worker(lane))
         lane.put_nowait((platform, event, text))
+        self.answers_pending[platform.bot] = self.answers_pending.get(platform.bot, 0) + 1
 
     async def _requeue_replies(self) -> None:
         """Answers queued before a crash and not yet posted: post them now, unless too old to matter."""
@@ -119,7 +121,10 @@ class Gateway:
     async def _reply_worker(self, lane: asyncio.Queue[tuple[Platform, Inbound, str]]) -> None:
         while True:
             platform, event, text = await lane.get()
-            status, attempts, error = await self._post_reply(platform, event, text)
+            try:
+                status, attempts, error = await self._post_reply(platform, event, text)
+            finally:
+                self.answers_pending[platform.bot] -= 1
             # Not awaited: it commits with the next batch all the same, and the worker takes the next answer.
             self.store.submit(_mark_reply, event.platform, event.event_id, status, attempts, error)
 
