@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.add_argument("--since", default="", help="起始日期 YYYY-MM-DD")
     ls.add_argument("--kind", choices=service.KINDS)
     ls.add_argument("--unanswered", action="store_true", help="只看未能答复的咨询")
+    ls.add_argument("--undelivered", action="store_true", help="只看答复未能送达群里的咨询（平台拒收、超时、过期）")
     ls.add_argument("--limit", type=int, default=100)
     ls.set_defaults(func=_list)
     stats = verbs.add_parser("stats", help="统计：答复率、渠道、最常见的未答复问题")
@@ -34,11 +35,12 @@ KIND_TEXT = {"enquiry": "咨询", "complaint": "投诉举报", "command": "命�
 def _line(row: dict[str, Any]) -> str:
     mark = KIND_TEXT["complaint"] if row["kind"] == "complaint" else "✓" if row["answered"] else "✗"
     number = f" → {row['request_id']}" if row["request_id"] else ""
-    return f"{row['at'][:16].replace('T', ' ')} {row['channel']:<8} {mark} {row['question']}{number}"
+    lost = f"  【答复未送达：{row['delivery_error'] or row['delivery']}】" if row["delivery"] in service.UNDELIVERED else ""
+    return f"{row['at'][:16].replace('T', ' ')} {row['channel']:<8} {mark} {row['question']}{number}{lost}"
 
 
 def _list(args: argparse.Namespace, ctx: CliContext) -> int:
-    rows = service.list_enquiries(ctx.db(), args.since, args.kind, args.unanswered, args.limit)
+    rows = service.list_enquiries(ctx.db(), args.since, args.kind, args.unanswered, args.limit, args.undelivered)
     ctx.out(rows, lambda rs: "\n".join(_line(r) for r in rs) or "（没有记录）")
     return 0
 
@@ -48,7 +50,7 @@ def _stats(args: argparse.Namespace, ctx: CliContext) -> int:
 
     def text(s: dict[str, Any]) -> str:
         rate = "—" if s["answer_rate"] is None else f"{s['answer_rate']:.0%}"
-        lines = [f"咨询共 {s['total']} 条，答复率 {rate}",
+        lines = [f"咨询共 {s['total']} 条，答复率 {rate}，答复未送达 {s['undelivered']} 条",
                  "按类型：" + "、".join(f"{KIND_TEXT.get(k, k)} {v}" for k, v in s["by_kind"].items()),
                  "按渠道：" + "、".join(f"{k} {v}" for k, v in s["by_channel"].items()),
                  "最常见的未答复问题："]

@@ -11,34 +11,48 @@ from disclosure.requests import question_key
 from errors import InvalidInput
 from store import loads
 
-__all__ = ["KINDS", "list_enquiries", "enquiry_stats"]
+__all__ = ["KINDS", "UNDELIVERED", "list_enquiries", "enquiry_stats"]
 
 KINDS = ("enquiry", "complaint", "command")
 
 
+UNDELIVERED = ("failed", "dead", "expired")  # a deferred answer that never reached the chat
+
+
 def list_enquiries(db: Database, since: str = "", kind: str | None = None, unanswered: bool = False,
-                   limit: int = 100) -> list[dict[str, Any]]:
-    """The newest enquiries first; `since` is an ISO date or time (Asia/Shanghai)."""
+                   limit: int = 100, undelivered: bool = False) -> list[dict[str, Any]]:
+    """The newest enquiries first; `since` is an ISO date or time (Asia/Shanghai). `delivery` is the state of a
+    deferred answer not yet posted (queued, or failed / dead / expired: the asker never saw it), else ""."""
     if kind is not None and kind not in KINDS:
         raise InvalidInput(f"未知类型 {kind!r}，可选：{', '.join(KINDS)}")
     if limit < 1:
         raise InvalidInput("--limit 须为正整数")
-    where, args = ["at >= ?"], [since]
+    where, args = ["e.at >= ?"], [since]
     if kind:
-        where.append("kind = ?")
+        where.append("e.kind = ?")
         args.append(kind)
     if unanswered:
-        where.append("answered = 0 AND kind = 'enquiry'")
+        where.append("e.answered = 0 AND e.kind = 'enquiry'")
+    if undelivered:
+        where.append(f"r.status IN ({', '.join('?' * len(UNDELIVERED))})")
+        args.extend(UNDELIVERED)
     rows = db.execute(
-        f"SELECT id, at, channel, bot, chat, question, answered, kind, request_id, matches FROM enquiries"
-        f" WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
-    columns = ("id", "at", "channel", "bot", "chat", "question", "answered", "kind", "request_id", "matches")
+        "SELECT e.id, e.at, e.channel, e.bot, e.chat, e.question, e.answered, e.kind, e.request_id, e.matches,"
+        " COALESCE(r.status, ''), COALESCE(r.error, '') FROM enquiries e"
+        " LEFT JOIN replies r ON r.platform = e.channel AND r.event_id = e.event_id"
+        f" WHERE {' AND '.join(where)} ORDER BY e.id DESC LIMIT ?", [*args, limit]).fetchall()
+    columns = ("id", "at", "channel", "bot", "chat", "question", "answered", "kind", "request_id", "matches",
+               "delivery", "delivery_error")
     return [{**dict(zip(columns, row)), "answered": bool(row[6]), "matches": loads(row[9], [])} for row in rows]
 
 
 def enquiry_stats(db: Database, since: str = "", top: int = 10) -> dict[str, Any]:
-    """Totals by kind and channel, the answer rate, and the questions most often left unanswered."""
+    """Totals by kind and channel, the answer rate, answers that never reached the chat, and the questions most
+    often left unanswered."""
     rows = db.execute("SELECT channel, kind, answered, question FROM enquiries WHERE at >= ?", [since]).fetchall()
+    undelivered = db.execute(
+        f"SELECT COUNT(*) FROM replies WHERE created_at >= ? AND status IN ({', '.join('?' * len(UNDELIVERED))})",
+        [since, *UNDELIVERED]).fetchone()[0]
     enquiries = [r for r in rows if r[1] == "enquiry"]
     answered = sum(1 for r in enquiries if r[2])
     gaps: Counter[str] = Counter()
@@ -53,5 +67,6 @@ def enquiry_stats(db: Database, since: str = "", top: int = 10) -> dict[str, Any
         "by_kind": dict(Counter(r[1] for r in rows)),
         "by_channel": dict(Counter(r[0] for r in rows)),
         "answer_rate": round(answered / len(enquiries), 3) if enquiries else None,
+        "undelivered": undelivered,
         "unanswered_top": [{"question": example[k], "count": n} for k, n in gaps.most_common(top)],
     }

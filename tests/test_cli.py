@@ -153,6 +153,27 @@ def test_enquiry_log_and_stats(db: Path, run: Runner) -> None:
     assert {r["question"] for r in unanswered} == {"驾照怎么换证"}
 
 
+def test_undelivered_answers_are_listed_with_why(db: Path, run: Runner) -> None:
+    """A deferred answer the platform refused: `enquiries list --undelivered` names the question and the error."""
+    from handlers import Context, handle_inbound, installation_salt
+    from knowledge import Knowledge
+    from platforms import Inbound
+    from store import open_db, transaction
+    from web.runtime import _mark_reply
+
+    conn = open_db(db)
+    with transaction(conn):
+        ctx = Context(knowledge=Knowledge.build([]), salt=installation_salt(conn))
+        for n in (1, 2):
+            handle_inbound(conn, ctx, Inbound("dingtalk", "dt", f"m{n}", f"问题{n}", chat="cid"), True)
+        _mark_reply(conn, "dingtalk", "m1", "dead", 1, "dingtalk 300001: robot not found")
+        _mark_reply(conn, "dingtalk", "m2", "sent", 1, "")
+    conn.close()
+    text = run("enquiries", "list", "--undelivered", db=db).stdout
+    assert "问题1" in text and "【答复未送达：dingtalk 300001: robot not found】" in text and "问题2" not in text
+    assert "答复未送达 1 条" in run("enquiries", "stats", db=db).stdout
+
+
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         bot.main(["--help"])

@@ -376,9 +376,11 @@ async def test_gateway_replies_through_session_webhook(aiohttp_client: Any, tmp_
 
 async def test_an_answer_that_cannot_be_posted_stays_queued_with_why(
         aiohttp_client: Any, tmp_path: Any, base: str, fake: FakeDingTalk) -> None:
-    """A posted answer leaves the `replies` queue; one DingTalk refuses stays there with its status and error."""
+    """A posted answer leaves the `replies` queue; one DingTalk refuses stays there with its status and error,
+    and the enquiry log shows staff which question's answer never arrived."""
     from bot import create_app
     from config import load_settings
+    from disclosure.enquiries import enquiry_stats, list_enquiries
     from store import open_db
 
     path = tmp_path / "gongkai.toml"
@@ -406,6 +408,12 @@ async def test_an_answer_that_cannot_be_posted_stays_queued_with_why(
     rows = await ask_and_settle(2)
     assert [r["session"] for r in fake.replies] == ["s2"]
     assert [(r["event_id"], r["status"]) for r in rows] == [("msg-1", "dead")]  # the posted one left the queue
+    db = open_db(settings.db)  # staff see which asker never got the answer, and why
+    lost = list_enquiries(db, undelivered=True)
+    assert [(e["delivery"], e["delivery_error"]) for e in lost] == [("dead", "dingtalk 300001: robot not found")]
+    assert [e["delivery"] for e in list_enquiries(db)] == ["", "dead"]  # newest first: msg-2 went out
+    assert enquiry_stats(db)["undelivered"] == 1
+    db.close()
     assert "300001" in rows[0]["error"] or "robot not found" in rows[0]["error"]
 
 
