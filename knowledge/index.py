@@ -1,28 +1,26 @@
-"""The catalog index: BM25 with field weights over postings, and the rule that decides when not to answer.
+"""The catalog index: BM25 with field weights over postings; when not to answer is knowledge/abstain.py.
 
 Scores are precomputed per posting at build time (idf x saturated, length-normalised, field-weighted tf) and
 each posting list is sorted best first, so a search reads only the head of each of its terms' lists
-(champion lists) and rescores the few best candidates exactly from their forward weights. The abstain rule does not trust the score: an
-item answers only if it covers most of what the question asks (content terms weighted by idf, unknown terms
-heavily), shares a topic word with it, holds the year or period asked for, and names any business named.
+(champion lists) and rescores the few best candidates exactly from their forward weights. Before ranking, a
+question's typos are put right and unknown words are widened to the catalog words they abbreviate or share a
+rare character with.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from knowledge import Answer, Match
+from knowledge.abstain import MIN_COVERAGE, AbstainRule
+from knowledge.items import IndexedItem, abbreviated, is_date_token, is_guide, routed
 from knowledge.text import (
     Analysis,
-    Period,
     analyze,
     confusions,
     is_dictionary_word,
@@ -39,9 +37,7 @@ FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "body": 1.0, "meta": 0.3}
 K1, B = 1.2, 0.75
 SUBTERM_WEIGHT = 0.4  # a part of a long word (许可证 in 食品经营许可证) counts for less than the word
 RETIRED_FACTOR = 0.7  # a 已废止 item ranks below a current one on the same subject
-MIN_COVERAGE = 0.3  # share of the question's content weight the best item must hold
 ALTERNATIVE_RATIO = 0.5  # a runner-up within this share of the best score is offered as 您是不是想问
-UNKNOWN_SOFT = 0.3  # weight factor of unknown single characters and describing words (路边, 附近)
 CANDIDATES = 8  # items re-checked after ranking (retired penalty, coverage)
 CHAMPIONS = 80  # postings per term read to find candidates (lists are sorted by weight, best first)
 RESCORE = 24  # candidates scored exactly when some list was cut short
@@ -50,39 +46,15 @@ DATE_WEIGHT = 1.5  # a year or period asked for weighs more than an ordinary wor
 HOWTO_FACTOR = 1.15  # a how-to question (怎么办, 需要什么) leans to 办事指南 items
 HOWTO_CUES = ("怎么", "如何", "咋", "怎样", "要什么", "要啥", "需要什么", "办理", "办啥", "办什么", "手续", "流程",
               "材料", "条件", "去哪办", "在哪办")
-GUIDE_TITLE_WORDS = ("指南", "须知", "程序", "办理", "流程")  # titles that read as instructions
-RARE_DF = 2  # a body word in at most this many items is specific enough to show the question is on topic
-LIGHT_FACTOR = 0.3  # weight factor of an unknown verb, adverb, number, time or place-relation word (see is_light)
-HEAD_SPELLED = 1.0  # share of a question word's weight held when the title or keywords spell it out (分词 differs)
-BODY_SPELLED = 0.7  # ... when only the body spells it out
-SPECIFIC_RARITY = 0.6  # a foreign noun at least this rare (jieba frequency < ~1500) names a specific thing
 ABBREVIATION_WEIGHT = 0.7  # a catalog word an unknown question word abbreviates (乡厨 -> 乡村厨师)
 ROUTE_TERMS = ("投诉",)  # a question holding one of these is routed to the guide that holds it whatever it is about
 ROUTE_FACTOR = 1.5  # how much such a guide is lifted in the ranking
 CHAR_WEIGHT = 0.35  # a catalog word sharing the rarest character of an unknown question word (摊 -> 摊贩, 秤 -> 电子秤)
-CHAR_HELD = 0.5  # share of an unknown word's weight held by an item whose title or keywords hold that character
 CHAR_SHARE = 0.12  # a character in the titles/keywords of more than this share of items tells nothing
 CHAR_TERMS = 4  # catalog words an unknown word's character brings into the search
 STOP_CHARS = frozenset("人的了是在有和与及或不没我你他她它们这那个些么吗呢啊吧要想能会去来到说做弄办搞用拿找看问得地着过上下里中前后大小多少几一二三四五六七八九十年月日号时天")
-ABSENT_SHARE = 0.3  # a domain word the item lacks entirely and that weighs this share of the question: not answered
-ABSENT_SHARE_UNKNOWN = 0.45  # ... when the catalog lacks it too (月饼抽检结果; but 网上卖血压计 is a 医疗器械 item's)
-GUIDE_COVERAGE = 0.5  # ... and covers at least this share of it
 GUIDE_RATIO = 0.6  # a how-to question's guide that covers it as well as the top item takes first place within this
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    """What the abstain rule needs to know about one indexed item."""
-
-    match: Match
-    weights: dict[str, float]  # term -> its BM25 weight in this item: the forward index (coverage, rescoring)
-    topic: frozenset[str]
-    head: str  # title and keywords, normalised
-    text: str
-    years: frozenset[int]
-    dated: bool
-    title_periods: tuple[Period, ...]
-    retired: bool
+GUIDE_COVERAGE = 0.5  # ... of its score, and when it covers at least this share of the question
 
 
 def _field_texts(item: Mapping[str, Any]) -> dict[str, str]:
@@ -111,17 +83,17 @@ def _published_year(item: Mapping[str, Any]) -> int | None:
     return int(value[:4]) if value[:4].isdigit() else None
 
 
-class Knowledge:
+class Knowledge(AbstainRule):
     """An immutable index over catalog items; build a new one when the catalog changes."""
 
-    def __init__(self, items: list[_Item], postings: dict[str, list[tuple[int, float]]],
+    def __init__(self, items: list[IndexedItem], postings: dict[str, list[tuple[int, float]]],
                  idf: dict[str, float]) -> None:
         self._items = items
         self._postings = postings
         self._idf = idf
         n = len(items)
         self._idf_unknown = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
-        self._guides = frozenset(i for i, item in enumerate(items) if _is_guide(item.match))
+        self._guides = frozenset(i for i, item in enumerate(items) if is_guide(item.match))
         self._vocab_chars: frozenset[str] | None = None  # characters of catalog words, for typo repair (lazy)
         self._by_first: dict[str, list[str]] | None = None  # catalog words by first character, built on first use
         # per character: how many items' titles/keywords hold it, and the title/keyword words holding it (lazy)
@@ -155,7 +127,7 @@ class Knowledge:
     def search(self, question: str, top_k: int = 3, today: date | None = None) -> Answer:
         """Rank items for a question and decide whether the best one really answers it."""
         query = analyze(self._corrected(normalize(question)), today or date.today(), normalized=True)
-        content = [t for t in query.tokens if not _is_date_token(t)]
+        content = [t for t in query.tokens if not is_date_token(t)]
         if not content:
             return Answer(False, [], "no_terms")
         terms = _query_terms(query)
@@ -212,7 +184,7 @@ class Knowledge:
                 if len(term) >= 3 and not term[-1].isdigit():
                     by_first[term[0]].append(term)
             self._by_first = by_first
-        found = [t for t in self._by_first.get(tok[0], ()) if len(t) > len(tok) and _abbreviated(tok, t, full=True)]
+        found = [t for t in self._by_first.get(tok[0], ()) if len(t) > len(tok) and abbreviated(tok, t, full=True)]
         return found[:3]
 
     def _char_index(self) -> tuple[dict[str, int], dict[str, list[str]]]:
@@ -226,7 +198,7 @@ class Knowledge:
                 vocab.update(item.topic)
             words: dict[str, list[str]] = defaultdict(list)
             for term in vocab:
-                if len(term) >= 2 and "\u4e00" <= term[0] <= "\u9fff" and not _is_date_token(term):
+                if len(term) >= 2 and "\u4e00" <= term[0] <= "\u9fff" and not is_date_token(term):
                     for ch in set(term):
                         words[ch].append(term)
             for found in words.values():
@@ -238,7 +210,7 @@ class Knowledge:
         """A question word of one character (早餐|摊, 秤, 续) standing for the catalog words that hold it (摊贩, 电子秤,
         延续), when few items' titles or keywords use it (else it tells nothing); else ''."""
         lex = lexicon()
-        if not tok or tok in lex.modifiers or tok in lex.generic or _is_date_token(tok):
+        if not tok or tok in lex.modifiers or tok in lex.generic or is_date_token(tok):
             return ""
         if len(tok) != 1:
             return ""  # 护照, 结婚证, 驾校 are things in their own right, not kinds of 照/证/校 the catalog knows
@@ -313,7 +285,7 @@ class Knowledge:
             score *= RETIRED_FACTOR if item.retired else 1.0
             if i in self._guides:
                 score *= HOWTO_FACTOR if howto else 1.0
-                score *= ROUTE_FACTOR if routes and _routed(routes, item) else 1.0
+                score *= ROUTE_FACTOR if routes and routed(routes, item) else 1.0
             adjusted.append((i, score))
         adjusted.sort(key=lambda kv: -kv[1])
         return adjusted
@@ -335,137 +307,7 @@ class Knowledge:
                 return [ranked[pos]] + ranked[:pos] + ranked[pos + 1:]
         return ranked
 
-    def _abstain_reason(self, query: Analysis, content: list[str], item: _Item, routes: list[str]) -> str:
-        """Empty when the item answers the question, else why not (for the log and for tuning)."""
-        if _routed(routes, item):
-            return ""  # a complaint about anything goes to the complaint guide
-        if _PARTICULAR.search(query.text) and _CASE_ASK.search(query.text):
-            return "particular_case"  # 我的申请批了没, 那家店老板叫什么: a case record, not a published document
-        if content:
-            coverage = self._coverage(content, item)
-            if coverage < MIN_COVERAGE:
-                missing = [t for t in dict.fromkeys(content) if t not in item.weights]
-                return "low_coverage:" + ",".join(missing[:3])
-            foreign = any(self._foreign(t, item) for t in content)
-            if not any(self._topical(t, item, foreign) for t in content
-                       if t in item.weights or _spelled(t, item.head)) \
-                    and not any(self._char_in(t, item.head) for t in content):
-                return "off_domain"
-            absent = self._absent_subject(content, item)
-            if absent:
-                return "specifics_missing:" + absent
-            head = content[0]  # the topic comes first: 网吧几点关门, 违章停车罚款怎么交
-            if self._foreign(head, item) and is_dictionary_word(head) and rarity(head) >= SPECIFIC_RARITY \
-                    and not self._names_topic(content[1:], item, query.text):
-                return "foreign_subject:" + head  # a specific thing the item never mentions is what is asked about
-            if foreign and not any(t in item.topic and self._topical(t, item) for t in content if t in item.weights):
-                return "foreign_subject:" + next(t for t in content if self._foreign(t, item))
-        missing_period = _missing_period(query.periods, item)
-        if missing_period:
-            return "specifics_missing:" + missing_period
-        for name in query.names:
-            if name not in item.text:
-                return "named_entity:" + name
-        return ""
-
-    def _absent_subject(self, content: list[str], item: _Item) -> str:
-        """A thing the question asks about that this item never mentions, when the item shares only process words.
-
-        Two cases, both "the catalog holds a neighbour, not this" (化妆品备案 against the 预包装食品备案 guide,
-        身份证丢了 against the 许可证遗失 guide): a regulated-product or licence word of the domain lexicon that
-        the catalog knows but this item lacks entirely and that carries at least ABSENT_SHARE of the question; or a
-        question whose every word the item holds is a process word (generic.txt) while a naming word of it is
-        absent from the item."""
-        lex = lexicon()
-        words = [t for t in dict.fromkeys(content) if not _is_date_token(t)]
-        total = sum(self._term_weight(t) for t in words) or 1.0
-        held, missing = [], []
-        for tok in words:
-            if self._absent(tok, item):
-                if len(tok) > 1 and not is_light(tok) and tok not in lex.modifiers:
-                    missing.append(tok)
-            else:
-                held.append(tok)
-        for tok in missing:
-            share = ABSENT_SHARE if tok in self._idf else ABSENT_SHARE_UNKNOWN
-            if tok in lex.domain and tok not in lex.generic and self._term_weight(tok) >= share * total:
-                return tok
-        if missing and held and all(t in lex.generic or len(t) == 1 for t in held):
-            return missing[0]
-        return ""
-
-    def _absent(self, tok: str, item: _Item) -> bool:
-        """The item neither holds the word, nor spells it out anywhere, nor holds a part of it."""
-        if tok in item.weights or _spelled(tok, item.head) or (len(tok) > 1 and tok in item.text):
-            return False
-        return not any(p in item.weights for p in subterms(tok))
-
-    def _names_topic(self, content: list[str], item: _Item, text: str) -> bool:
-        """Does the question also name a specific thing this item is titled or keyworded on (叉车, 预付卡)? Then a
-        foreign word before it says where or whose (厂里的叉车), not what about. The word must be the question's own,
-        not a synonym's canonical form (网吧几点关门: 关门 -> 办公时间 does not make 网吧 a place of ours)."""
-        lex = lexicon()
-        rare = max(RARE_DF, len(self._items) // 500)
-        return any(len(t) > 1 and t in item.topic and t in text and t not in lex.generic and not is_light(t)
-                   and len(self._postings.get(t, ())) <= rare for t in content)
-
-    def _foreign(self, tok: str, item: _Item) -> bool:
-        """A thing the question names that neither the catalog nor this item knows (户口本, 驾校): its subject."""
-        lex = lexicon()
-        return (len(tok) > 1 and tok not in self._idf and tok not in lex.modifiers and tok not in lex.generic
-                and not is_light(tok) and not _spelled(tok, item.text) and not _is_date_token(tok))
-
-    def _topical(self, term: str, item: _Item, foreign: bool = False) -> bool:
-        """A matched word that shows the question is about this item's subject, not a shared process word."""
-        lex = lexicon()
-        if len(term) == 1:
-            return False
-        if term in lex.generic:  # a document word is the subject of an item named after it (营业执照遗失补领)
-            return not foreign and not is_light(term) and term in item.head
-        if term not in item.weights:  # spelled out in the title or keywords, split otherwise
-            return True
-        df = len(self._postings.get(term, ()))
-        return term in item.topic or term in lex.domain or df <= max(RARE_DF, len(self._items) // 500)
-
-    def _coverage(self, content: list[str], item: _Item) -> float:
-        """Share of the question's content weight the item holds; words the catalog lacks weigh most."""
-        total = held = 0.0
-        for tok in dict.fromkeys(content):
-            weight = self._term_weight(tok)
-            total += weight
-            if tok in item.weights:
-                held += weight
-                continue
-            if _spelled(tok, item.head):
-                held += weight * HEAD_SPELLED
-                continue
-            if tok in item.text and len(tok) > 1:  # the body spells it out (abbreviations: title and keywords only)
-                held += weight * BODY_SPELLED
-                continue
-            parts = [p for p in subterms(tok) if p in self._idf]
-            share = 0.0
-            if parts:
-                got = sum(self._idf[p] for p in parts if p in item.weights)
-                share = 0.7 * got / sum(self._idf[p] for p in parts)
-            if tok not in self._idf and share < CHAR_HELD and self._char_in(tok, item.head):
-                share = CHAR_HELD
-            held += weight * share
-        return held / total if total else 0.0
-
-    def _term_weight(self, tok: str) -> float:
-        """idf for a catalog word; the highest idf for an unknown one, unless it only describes."""
-        if tok in self._idf:
-            weight = self._idf[tok]
-        else:
-            weight = self._idf_unknown * rarity(tok)
-            if tok in lexicon().modifiers or tok in lexicon().generic:
-                weight *= UNKNOWN_SOFT
-            elif is_light(tok):
-                weight *= LIGHT_FACTOR
-        return weight * (UNKNOWN_SOFT if len(tok) == 1 else 1.0)
-
-
-def _analyze_item(raw: Mapping[str, Any]) -> tuple[_Item, dict[str, dict[str, float]]]:
+def _analyze_item(raw: Mapping[str, Any]) -> tuple[IndexedItem, dict[str, dict[str, float]]]:
     """Tokens per field and the facts the abstain rule checks, for one catalog item."""
     fields = _field_texts(raw)
     analyses = {name: analyze(text, for_index=True) for name, text in fields.items()}
@@ -476,7 +318,7 @@ def _analyze_item(raw: Mapping[str, Any]) -> tuple[_Item, dict[str, dict[str, fl
     match = Match(str(raw.get("id", "")), fields["title"], str(raw.get("category") or ""),
                   str(raw.get("url") or ""), str(raw.get("published") or ""), 0.0)
     topic = frozenset(counts["title"]) | frozenset(counts["keywords"])
-    item = _Item(match, {}, topic, normalize(fields["title"] + " " + fields["keywords"]),
+    item = IndexedItem(match, {}, topic, normalize(fields["title"] + " " + fields["keywords"]),
                  normalize(" ".join(fields.values())),
                  frozenset(text_years | ({year} if year else set())), bool(text_years),
                  tuple(analyses["title"].periods), str(raw.get("validity") or "") == "已废止")
@@ -504,7 +346,7 @@ def _query_terms(query: Analysis) -> dict[str, float]:
     """Question terms with their weights: the words, and parts of long words and replaced synonyms for less."""
     terms: dict[str, float] = {}
     for tok in query.tokens:
-        terms[tok] = terms.get(tok, 0.0) + (DATE_WEIGHT if _is_date_token(tok) else 1.0)
+        terms[tok] = terms.get(tok, 0.0) + (DATE_WEIGHT if is_date_token(tok) else 1.0)
         for part in subterms(tok):
             terms[part] = max(terms.get(part, 0.0), SUBTERM_WEIGHT)
     for variant in query.variants:
@@ -515,61 +357,6 @@ def _query_terms(query: Analysis) -> dict[str, float]:
 def _is_howto(question: str) -> bool:
     """Does the question ask how to get something done (then a 办事指南 item is the likelier answer)?"""
     return any(cue in question for cue in HOWTO_CUES)
-
-
-def _is_guide(match: Match) -> bool:
-    """A 办事指南 item, or one whose title says it explains how (指南, 须知, 程序 ...)."""
-    return match.category == "办事指南" or any(w in match.title for w in GUIDE_TITLE_WORDS)
-
-
-def _spelled(tok: str, text: str, abbreviated: bool = True) -> bool:
-    """A word of two or more characters written out in the text though the splitter cut it otherwise, or
-    abbreviated: its characters in order inside one word of the text (乡厨 in 乡村厨师, 电动车 in 电动自行车)."""
-    if len(tok) < 2:
-        return False
-    if tok in text:
-        return True
-    return (abbreviated and len(tok) <= 4 and "\u4e00" <= tok[0] <= "\u9fff"
-            and _abbreviated(tok, text))
-
-
-# A question about one particular case (whose, which one) asking for its status, number or record: the catalog holds
-# published documents, not case files, so the nearest guide is not an answer (DOMAIN.md §4; 条例 art.16, 36).
-_PARTICULAR = re.compile("我的|我家|俺家|我们家|我们店|那家|这家|某某|楼下|隔壁|对面|昨天|前天|上个月|上周|刚才")
-_CASE_ASK = re.compile("进度|到哪一步|到哪了|批了没|批下来没|办下来没|下来没|号是多少|证号|申请号|老板叫|叫什么"
-                       "|是不是假|是真的吗|处理结果|结果出来没|报告在哪看|发一下")
-_HAN_ONLY = re.compile("[\u4e00-\u9fff]+")
-_NOT_HAN = re.compile("[^\u4e00-\u9fff]")
-
-
-def _abbreviated(tok: str, text: str, full: bool = False) -> bool:
-    """Does the text hold (or, full, is it) the word abbreviated: its characters in order, up to two Chinese
-    characters between each (see _abbreviation)? A word of Chinese characters only is matched, with the cheap
-    pattern of _han_abbreviation, against the text with every other character masked as a line break."""
-    if _HAN_ONLY.fullmatch(tok):
-        pattern, text = _han_abbreviation(tok), _han_masked(text)
-    else:
-        pattern = _abbreviation(tok)
-    return (pattern.fullmatch(text) if full else pattern.search(text)) is not None
-
-
-@lru_cache(maxsize=4096)
-def _abbreviation(tok: str) -> re.Pattern[str]:
-    """乡厨 -> 乡[一-鿿]{0,2}厨: the characters of a word with up to two others between each, within one word."""
-    return re.compile(tok[0] + "".join(f"[\u4e00-\u9fff]{{0,2}}{re.escape(ch)}" for ch in tok[1:]))
-
-
-@lru_cache(maxsize=4096)
-def _han_abbreviation(tok: str) -> re.Pattern[str]:
-    """_abbreviation for a word of Chinese characters over a masked text (_han_masked): the same matches, but
-    compiled in microseconds (the character range of _abbreviation takes ~1.5 ms to compile, once per word)."""
-    return re.compile(tok[0] + "".join(f"[^\n]{{0,2}}{re.escape(ch)}" for ch in tok[1:]))
-
-
-@lru_cache(maxsize=16384)
-def _han_masked(text: str) -> str:
-    """The text with every character but Chinese ones replaced by a line break (same length, same positions)."""
-    return _NOT_HAN.sub("\n", text)
 
 
 def _fixes(text: str, i: int, alt: str, vocab: Mapping[str, float]) -> bool:
@@ -588,35 +375,6 @@ def _fixes(text: str, i: int, alt: str, vocab: Mapping[str, float]) -> bool:
 def _common(word: str) -> bool:
     """A word jieba's dictionary knows well (需要, 保证): not to be taken for a typo."""
     return is_dictionary_word(word) and rarity(word) < 0.8
-
-
-def _routed(routes: list[str], item: _Item) -> bool:
-    """Is the item the guide a routed question (投诉) goes to?"""
-    return bool(routes) and _is_guide(item.match) and any(t in item.topic for t in routes)
-
-
-def _is_date_token(tok: str) -> bool:
-    """Tokens made by the date parser (2014年, 9月, 四季度, 上半年) are checked by period, not coverage."""
-    return tok.endswith(("年", "月")) and tok[:-1].isdigit() or tok.endswith("季度") or tok in ("上半年", "下半年")
-
-
-def _missing_period(periods: list[Period], item: _Item) -> str:
-    """The first year or month span asked for that the item does not hold, as 'year=2019'."""
-    for p in periods:
-        if p.year is None:
-            continue
-        if item.dated and p.year not in item.years:
-            return f"year={p.year}"
-        if not item.dated and item.years and p.year < min(item.years):
-            return f"year={p.year}"
-        same_year = [t for t in item.title_periods if t.year == p.year and not t.whole_year]
-        if not p.whole_year and same_year and not any(_overlaps(p, t) for t in same_year):
-            return f"period={p.year}-{p.first_month:02d}..{p.last_month:02d}"
-    return ""
-
-
-def _overlaps(a: Period, b: Period) -> bool:
-    return a.first_month <= b.last_month and b.first_month <= a.last_month
 
 
 def _rescored(match: Match, score: float) -> Match:

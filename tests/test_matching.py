@@ -353,7 +353,7 @@ def test_fast_word_splitter_and_abbreviation_match_the_reference_ones() -> None:
     abbreviation regex give, on every catalog text and question of the labelled sets and some odd inputs."""
     import random
 
-    from knowledge import index, text
+    from knowledge import items, text
 
     texts = [str(v) for path in [CATALOG, *ROOT.glob("tests/data/**/*.jsonl")] for row in _jsonl(path)
              for v in row.values()]
@@ -368,9 +368,9 @@ def test_fast_word_splitter_and_abbreviation_match_the_reference_ones() -> None:
     for tok, hay in [("乡厨", "乡村厨师培训"), ("电动车", "电动自行车"), ("电动车", "电动a自行车"), ("乡厨", "乡\n厨"),
                      ("食证", "食品经营许可证"), ("a证", "a许可证"), ("许证", "许可\n证")]:
         for full in (False, True):
-            pattern = index._abbreviation(tok)
+            pattern = items.abbreviation(tok)
             expected = (pattern.fullmatch(hay) if full else pattern.search(hay)) is not None
-            assert index._abbreviated(tok, hay, full) == expected, (tok, hay, full)
+            assert items.abbreviated(tok, hay, full) == expected, (tok, hay, full)
 
 
 def test_decisions_are_remembered_per_index_and_a_new_catalog_answers_afresh() -> None:
