@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 
 from knowledge.items import IndexedItem, is_date_token, routed, spelled
+from knowledge.lexicon import lexicon
 from knowledge.text import (
     Analysis,
     Period,
     is_dictionary_word,
     is_light,
-    lexicon,
     rarity,
     subterms,
 )

@@ -19,14 +19,12 @@ from typing import Any
 from knowledge import Answer, Match
 from knowledge.abstain import MIN_COVERAGE, AbstainRule
 from knowledge.items import IndexedItem, abbreviated, is_date_token, is_guide, routed
+from knowledge.lexicon import confusions, lexicon, normalize
 from knowledge.text import (
     Analysis,
     analyze,
-    confusions,
     is_dictionary_word,
     is_light,
-    lexicon,
-    normalize,
     rarity,
     subterms,
 )

@@ -1,4 +1,4 @@
-"""Question and catalog text: normalisation, word splitting with the domain lexicon, synonyms, dates.
+"""Question and catalog text: word splitting with the domain lexicon (knowledge/lexicon.py), synonyms, dates.
 
 Everything heavy (jieba's dictionary, zhconv's tables, the data files) loads lazily on first use, and
 jieba's prefix dictionary is read from a pruned marshal cache in the temp dir (built once), so that
@@ -12,38 +12,37 @@ import marshal
 import math
 import os
 import re
-import sys
 import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from knowledge.lexicon import (
+    ADDED_FREQ,
+    Lexicon,
+    expand_intents,
+    import_quietly,
+    lexicon,
+    normalize,
+)
 from knowledge.periods import Period, split_dates
 
 __all__ = [
     "Analysis",
     "Period",
     "analyze",
-    "confusions",
-    "expand_intents",
     "extract_periods",
     "is_dictionary_word",
     "is_light",
-    "lexicon",
-    "normalize",
     "rarity",
     "subterms",
     "tokenize",
     "warm_up",
 ]
 
-DATA_DIR = Path(__file__).with_name("data")
 MIN_FREQ = 5  # jieba words rarer than this are dropped: 137k words load in a third of the time of 349k
-ADDED_FREQ = 2000  # frequency given to lexicon words that the userdict gives none
 _WORD = re.compile(r"[0-9a-z\u4e00-\u9fff]")
 # jieba part-of-speech tags of words that do not name a thing: verbs, adverbs, numbers, measure words, time and
 # place-relation words, pronouns, adjectives, idioms. A question word of these kinds that the catalog lacks says
@@ -63,171 +62,6 @@ class Analysis:
     names: list[str] = field(default_factory=list)
     variants: list[str] = field(default_factory=list)  # words a synonym replaced (农家乐 -> 餐饮): kept as weak terms
     text: str = ""  # the normalised text
-
-
-@dataclass(frozen=True, slots=True)
-class Lexicon:
-    """The staff-editable word lists under knowledge/data/."""
-
-    synonyms: dict[str, str]
-    stopwords: frozenset[str]
-    suffixes: frozenset[str]
-    modifiers: frozenset[str]
-    generic: frozenset[str]
-    domain: frozenset[str]
-    user_words: dict[str, int]
-
-
-def _words(path: Path) -> list[list[str]]:
-    """Non-comment lines of a data file, split on whitespace."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            rows.append(line.split())
-    return rows
-
-
-@cache
-def lexicon() -> Lexicon:
-    """Load synonyms, stop words, business-name suffixes and the user dictionary once."""
-    synonyms: dict[str, str] = {}
-    for row in _words(DATA_DIR / "synonyms.txt"):
-        canon = normalize(row[0])
-        for variant in row:
-            synonyms.setdefault(normalize(variant), canon)
-    stop = frozenset(w for row in _words(DATA_DIR / "stopwords.txt") for w in row)
-    suffixes = frozenset(w for row in _words(DATA_DIR / "entities.txt") for w in row)
-    modifiers = frozenset(w for row in _words(DATA_DIR / "modifiers.txt") for w in row)
-    listed = {w for row in _words(DATA_DIR / "generic.txt") for w in row}
-    # a listed word stands for its synonym line only if the line's own term is listed too: 网上 (网上申请) is a
-    # process word, but its line's 网络销售 is a subject
-    generic = frozenset(c for c in (synonyms.get(w, w) for w in listed) if c in listed)
-    user = {row[0]: int(row[1]) if len(row) > 1 else ADDED_FREQ for row in _words(DATA_DIR / "userdict.txt")}
-    domain = (frozenset(user) | frozenset(synonyms.values())) - generic
-    return Lexicon(synonyms, stop, suffixes, modifiers, generic, domain, user)
-
-
-@cache
-def _intents() -> tuple[tuple[re.Pattern[str], str, frozenset[str] | None], ...]:
-    """The question-intent patterns of data/intents.txt: (pattern, catalog words it stands for, the characters
-    one of which every match begins with, None if that cannot be told): a question holding none is skipped."""
-    rows = []
-    for line in (DATA_DIR / "intents.txt").read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.lstrip().startswith("#") or "\t" not in line:
-            continue
-        pattern, words = line.split("\t", 1)
-        compiled = re.compile(pattern.strip())
-        rows.append((compiled, words.strip(), _first_chars(compiled)))
-    return tuple(rows)
-
-
-def _first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """The characters a match of the pattern must begin with, when its syntax says so plainly; else None."""
-    if pattern.flags & (re.IGNORECASE | re.VERBOSE):
-        return None
-    try:
-        import re._parser as sre_parse  # only on first use; private, so any failure means None
-        from re._constants import (
-            AT,
-            BRANCH,
-            IN,
-            LITERAL,
-            MAX_REPEAT,
-            MIN_REPEAT,
-            SUBPATTERN,
-        )
-
-        def firsts(seq: Any) -> set[str] | None:
-            for op, av in seq:
-                if op is AT:
-                    continue
-                if op is LITERAL:
-                    return {chr(av)}
-                if op is IN:
-                    if all(o is LITERAL for o, _ in av):
-                        return {chr(v) for _, v in av}
-                    return None
-                if op is SUBPATTERN:
-                    return firsts(av[-1])
-                if op is BRANCH:
-                    out: set[str] = set()
-                    for alt in av[1]:
-                        got = firsts(alt)
-                        if got is None:
-                            return None
-                        out |= got
-                    return out
-                if op in (MAX_REPEAT, MIN_REPEAT) and av[0] >= 1:
-                    return firsts(av[2])
-                return None
-            return None  # the pattern may match the empty string
-
-        found = firsts(sre_parse.parse(pattern.pattern))
-    except Exception:  # noqa: BLE001
-        return None
-    return frozenset(found) if found else None
-
-
-def expand_intents(norm: str) -> str:
-    """A normalised question with the catalog words its everyday phrasing stands for appended
-    (想要你们的文件 -> 依申请公开, 没报年报 -> 经营异常名录, 公司年检 -> 年度报告)."""
-    added = []
-    for pattern, words, starts in _intents():
-        if starts is not None and starts.isdisjoint(norm):
-            continue
-        if words.startswith("="):
-            norm = pattern.sub(words[1:], norm)
-        elif pattern.search(norm):
-            added.append(words)
-    return norm + " " + " ".join(added) if added else norm
-
-
-@cache
-def confusions() -> dict[str, str]:
-    """Character -> the characters it is often typed for (data/confusions.txt)."""
-    table: dict[str, str] = {}
-    for row in _words(DATA_DIR / "confusions.txt"):
-        chars = "".join(row)
-        for ch in chars:
-            table[ch] = table.get(ch, "") + "".join(c for c in chars if c != ch and c not in table.get(ch, ""))
-    return table
-
-
-def _import_quietly(name: str) -> ModuleType:
-    """Import jieba/zhconv without pkg_resources (~0.2 s), which they use only to open their own files."""
-    hidden = "pkg_resources" not in sys.modules
-    if hidden:
-        sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # ImportError -> they fall back to open()
-    try:
-        return __import__(name)
-    finally:
-        if hidden:
-            del sys.modules["pkg_resources"]
-
-
-@cache
-def _zhconv() -> ModuleType:
-    return _import_quietly("zhconv")
-
-
-_BEYOND_LATIN = re.compile("[^\x00-\u2e7f]")  # a character zhconv might convert (CJK and beyond)
-
-
-@cache
-def _zh_starts() -> frozenset[str]:
-    """Characters some zh-cn conversion of zhconv begins with: a text holding none of them converts to itself."""
-    zhconv = _zhconv()
-    zhconv.convert("", "zh-cn")  # loads the table and its prefix set
-    return frozenset(p for p in zhconv.zhconv.pfsdict["zh-cn"] if len(p) == 1)
-
-
-def normalize(text: str) -> str:
-    """Full width to half width, traditional to simplified, lower case: one spelling per word."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    if _BEYOND_LATIN.search(text) and not _zh_starts().isdisjoint(text):
-        text = _zhconv().convert(text, "zh-cn")
-    return text
 
 
 def _extra_words() -> dict[str, int]:
@@ -289,7 +123,7 @@ def _load_freq(jieba_dict: Path) -> tuple[dict[str, int], int, str]:
 @cache
 def _tokenizer() -> Any:
     """A jieba Tokenizer primed from our cache, bypassing its own slower initialisation."""
-    jieba = _import_quietly("jieba")
+    jieba = import_quietly("jieba")
     tk = jieba.Tokenizer()
     tk.FREQ, tk.total, light = _load_freq(Path(jieba.__file__).with_name("dict.txt"))
     tk.initialized = True

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from knowledge import Answer, Knowledge
-from knowledge.text import Period, extract_periods, normalize, tokenize
+from knowledge.lexicon import normalize
+from knowledge.text import Period, extract_periods, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "knowledge" / "data" / "demo_catalog.jsonl"
