@@ -174,4 +174,4 @@ def m006_replies_pending_only(db: Database) -> None:
     # answer's text is the enquiry row's `reply`; it is not written twice.
     db.execute("DELETE FROM replies WHERE status = 'sent'")
     db.execute("DROP INDEX IF EXISTS replies_status")
-    db.execute("ALTER TABLE replies DROP COLUMN text")
+    db["replies"].transform(drop={"text"})  # a table rebuild: ALTER TABLE DROP COLUMN needs SQLite 3.35
