@@ -288,6 +288,26 @@ def test_accuracy_on_sixth_catalog_and_questions() -> None:
     assert abstained >= 0.86
 
 
+SEVENTH = ROOT / "tests" / "data" / "seventh"
+
+
+def test_accuracy_on_seventh_catalog_and_questions() -> None:
+    """A seventh district's catalog (临江区) and 120 citizen questions, written by someone who had not read the
+    matcher, after all the tuning above, and read only as totals and per-kind figures (bench_accuracy.py seventh
+    -q), never its misses: the held-out figure for an unseen catalog.
+
+    First sight: 72/89 = 0.809 right item first (colloquial 28/40, synonym 6/9, traditional 4/5, complaint 5/6;
+    body_only, date and typo all right), 24/31 = 0.774 abstentions (off_domain 15/15, specifics_missing 9/16).
+    Target 0.90 / 0.85: neither reached. The bars below are those figures minus a small margin."""
+    items, rows = _labelled_set(SEVENTH)
+    assert len(items) >= 45 and len(rows) >= 115 and sum(r["expect"] is None for r in rows) >= 30
+    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
+    kb = Knowledge.build(items)
+    right, abstained = _score(kb, rows)
+    assert right >= 0.78
+    assert abstained >= 0.74
+
+
 @pytest.mark.parametrize(("question", "answered"), [
     ("我家楼下药店的许可证号是多少", False),  # one case's record, not a published document
     ("我的小饭桌备案批了没", False),
