@@ -38,7 +38,7 @@ ABSENT_SHARE_UNKNOWN = 0.45  # ... when the catalog lacks it too (月饼抽检�
 # published documents, not case files, so the nearest guide is not an answer (DOMAIN.md §4; 条例 art.16, 36).
 _PARTICULAR = re.compile("我的|我家|俺家|我们家|我们店|那家|这家|某某|楼下|隔壁|对面|昨天|前天|上个月|上周|刚才")
 _CASE_ASK = re.compile("进度|到哪一步|到哪了|批了没|批下来没|办下来没|下来没|号是多少|证号|申请号|老板叫|叫什么"
-                       "|是不是假|是真的吗|处理结果|结果出来没|报告在哪看|发一下")
+                       "|是不是假|是真的吗|处理结果|结果出来没|报告在哪看|发一下|查出.{0,4}没|被查了?没|罚了没|叫啥")
 
 
 class AbstainRule:
@@ -54,10 +54,11 @@ class AbstainRule:
 
     def _abstain_reason(self, query: Analysis, content: list[str], item: IndexedItem, routes: list[str]) -> str:
         """Empty when the item answers the question, else why not (for the log and for tuning)."""
+        if _PARTICULAR.search(query.text) and _CASE_ASK.search(query.text):
+            # 我的申请批了没, 那家店老板叫什么, 我上周的投诉到哪了: a case record, not a published document
+            return "particular_case"
         if routed(routes, item):
             return ""  # a complaint about anything goes to the complaint guide
-        if _PARTICULAR.search(query.text) and _CASE_ASK.search(query.text):
-            return "particular_case"  # 我的申请批了没, 那家店老板叫什么: a case record, not a published document
         if content:
             coverage = self._coverage(content, item)
             if coverage < MIN_COVERAGE:

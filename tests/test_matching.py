@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from knowledge import Answer, Knowledge
+from knowledge import CATEGORIES, Answer, Knowledge
 from knowledge.lexicon import normalize
 from knowledge.text import Period, extract_periods, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "knowledge" / "data" / "demo_catalog.jsonl"
 QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
-CATEGORIES = {"机构职能", "规范性文件", "监督管理专项业务", "工作动态", "应急管理", "办事指南", "其它信息", "预警信息"}
+SEED_CATEGORIES = set(CATEGORIES) - {"法定主动公开内容"}  # the 2013 report's columns: the demo catalog's
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -26,7 +26,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 def _labelled_set(folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A catalog and its labelled questions, checked for shape: real categories, expectations that exist."""
     items, rows = _jsonl(folder / "catalog.jsonl"), _jsonl(folder / "questions.jsonl")
-    assert {i["category"] for i in items} <= CATEGORIES
+    assert {i["category"] for i in items} <= set(CATEGORIES)
     assert {r["expect"] for r in rows} - {None} <= {i["id"] for i in items}
     return items, rows
 
@@ -60,7 +60,7 @@ def test_demo_catalog_is_complete() -> None:
     assert len(items) >= 45
     assert len({i["id"] for i in items}) == len(items)
     for item in items:
-        assert item["category"] in CATEGORIES and item["demo"] is True
+        assert item["category"] in SEED_CATEGORIES and item["demo"] is True
         assert item["title"] and item["body"] and isinstance(item["keywords"], list)
         assert item["validity"] in ("有效", "已废止") and item["url"].startswith("https://example.gov.cn/")
     assert any("投诉举报" in i["title"] for i in items)
@@ -121,8 +121,11 @@ def test_words_absent_from_titles_reach_the_item(kb: Knowledge) -> None:
     assert _top(kb, "微商卖面膜要注意什么").matches[0].id == "demo-009"
 
 
-def test_complaint_guide_answers_complaints(kb: Knowledge) -> None:
-    ans = _top(kb, "买到假货怎么举报")
+@pytest.mark.parametrize("question", ["买到假货怎么举报", "健身房跑路了卡里还有钱咋办", "在商场被强制消费了找哪个",
+                                      "装修公司收了定金就联系不上了咋办"])
+def test_complaint_guide_answers_complaints(kb: Knowledge, question: str) -> None:
+    """Consumer disputes said without 投诉 (跑路, 强制消费, 收了钱联系不上) go to the complaint guide too."""
+    ans = _top(kb, question)
     assert ans.answered and ans.matches[0].id == "demo-050"
 
 
@@ -277,8 +280,8 @@ def test_accuracy_on_sixth_catalog_and_questions() -> None:
     After: unchanged, 76/87 = 0.874 and 20/30 = 0.667. Target 0.90 / 0.85: neither reached; abstention on questions
     naming a specific shop, person or case the catalog's items also mention is the weak kind. Its unanswered misses
     were then read (so it is no longer held out) to design the particular-case rule (我的…批了没, 那家…老板叫什么):
-    76/87 and 27/30 = 0.900, no other set changed. The bars below are the reached figures minus a small margin,
-    not the target."""
+    76/87 and 27/30 = 0.900, no other set changed. The seventh set's round brought it to 78/87 = 0.897 and
+    28/30 = 0.933. The bars below are the reached figures minus a small margin, not the target."""
     items, rows = _labelled_set(SIXTH)
     assert len(items) >= 40 and len(rows) >= 105 and sum(r["expect"] is None for r in rows) >= 28
     assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
@@ -293,12 +296,14 @@ SEVENTH = ROOT / "tests" / "data" / "seventh"
 
 def test_accuracy_on_seventh_catalog_and_questions() -> None:
     """A seventh district's catalog (临江区) and 120 citizen questions, written by someone who had not read the
-    matcher, after all the tuning above, and read only as totals and per-kind figures (bench_accuracy.py seventh
-    -q), never its misses: the held-out figure for an unseen catalog.
+    matcher, after all the tuning above, and read first only as totals and per-kind figures.
 
     First sight: 72/89 = 0.809 right item first (colloquial 28/40, synonym 6/9, traditional 4/5, complaint 5/6;
     body_only, date and typo all right), 24/31 = 0.774 abstentions (off_domain 15/15, specifics_missing 9/16).
-    Target 0.90 / 0.85: neither reached. The bars below are those figures minus a small margin."""
+    Its misses were then read (so it is no longer held out; the eighth set is) to design the particular-case rule's
+    precedence over complaint routing, 被查出问题没-style case asks, the consumer-dispute intent (跑路, 强制消费,
+    收了钱联系不上) and 注销/变更 synonyms: 76/89 = 0.854 and 26/31 = 0.839, no other set lower.
+    The bars below are the first-sight figures minus a small margin."""
     items, rows = _labelled_set(SEVENTH)
     assert len(items) >= 45 and len(rows) >= 115 and sum(r["expect"] is None for r in rows) >= 30
     assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
@@ -308,12 +313,35 @@ def test_accuracy_on_seventh_catalog_and_questions() -> None:
     assert abstained >= 0.74
 
 
+EIGHTH = ROOT / "tests" / "data" / "eighth"
+
+
+def test_accuracy_on_eighth_catalog_and_questions() -> None:
+    """An eighth district's catalog (白沙区) and 120 citizen questions, written by someone who had read neither the
+    matcher nor the seventh set, and read only as totals and per-kind figures (bench_accuracy.py never prints its
+    misses): the held-out figure for an unseen catalog.
+
+    First sight, after the seventh set's round: 71/89 = 0.798 right item first (colloquial 25/40, synonym 7/9,
+    body_only 13/14; date, typo, traditional and complaint all right), 28/31 = 0.903 abstentions (off_domain
+    14/16, specifics_missing 14/15). Without that round: 71/89 and 27/31. Target 0.90 / 0.85: abstention
+    reached, right item first not; colloquial questions are the gap. The bars are these figures minus a margin."""
+    items, rows = _labelled_set(EIGHTH)
+    assert len(items) >= 45 and len(rows) >= 115 and sum(r["expect"] is None for r in rows) >= 30
+    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
+    kb = Knowledge.build(items)
+    right, abstained = _score(kb, rows)
+    assert right >= 0.77
+    assert abstained >= 0.87
+
+
 @pytest.mark.parametrize(("question", "answered"), [
     ("我家楼下药店的许可证号是多少", False),  # one case's record, not a published document
     ("我的小饭桌备案批了没", False),
     ("那家火锅店的检查结果出来没", False),
     ("我家想开个药店要什么证", True),  # 我家 alone is not a case: a how-to question
     ("我的健康证过期了怎么办", True),
+    ("我上周投诉的那个单子处理到哪了", False),  # a case's status, even when the question names a complaint
+    ("我家楼下那家奶茶店被查出问题没", False),
 ])
 def test_particular_case_questions_are_not_answered_with_a_guide(kb: Knowledge, question: str,
                                                                   answered: bool) -> None:
