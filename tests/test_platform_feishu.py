@@ -464,7 +464,7 @@ async def test_a_busy_chat_gets_at_most_five_replies_a_second(
     await asyncio.gather(*[plat.reply(http, event, f"回答{n}") for n, event in enumerate(events)])
     assert len(fake.replies) == 8  # none refused with 230020: the fake allows 5 per second per chat
     assert time.monotonic() - started >= 1.0  # the sixth waited for the window
-    assert _most_in_one_second([r["at"] for r in fake.replies]) == 5
+    assert _most_in_one_second([r["at"] for r in fake.replies]) <= 5
 
 
 async def test_a_busy_chat_does_not_hold_up_another(
@@ -496,7 +496,7 @@ async def test_replies_stay_under_fifty_a_second_per_app(
     events = [_chat_event(plat, fake, n, f"oc_{n % 12}") for n in range(60)]  # 12 chats x 5: only the app limit
     await asyncio.gather(*[plat.reply(http, event, "回答") for event in events])
     assert len(fake.replies) == 60  # none refused with 99991400: the fake allows 50 per second per app
-    assert _most_in_one_second([r["at"] for r in fake.replies]) == 50
+    assert _most_in_one_second([r["at"] for r in fake.replies]) <= 50
 
 
 @pytest.mark.parametrize(
