@@ -33,20 +33,8 @@ from knowledge import Knowledge
 
 SETS = {
     "demo": (ROOT / "knowledge" / "data" / "demo_catalog.jsonl", ROOT / "tests" / "data" / "questions.jsonl"),
-    "heldout": (ROOT / "tests" / "data" / "heldout" / "catalog.jsonl",
-                ROOT / "tests" / "data" / "heldout" / "questions.jsonl"),
-    "fresh": (ROOT / "tests" / "data" / "fresh" / "catalog.jsonl",
-              ROOT / "tests" / "data" / "fresh" / "questions.jsonl"),
-    "fourth": (ROOT / "tests" / "data" / "fourth" / "catalog.jsonl",
-               ROOT / "tests" / "data" / "fourth" / "questions.jsonl"),
-    "fifth": (ROOT / "tests" / "data" / "fifth" / "catalog.jsonl",
-              ROOT / "tests" / "data" / "fifth" / "questions.jsonl"),
-    "sixth": (ROOT / "tests" / "data" / "sixth" / "catalog.jsonl",
-              ROOT / "tests" / "data" / "sixth" / "questions.jsonl"),
-    "seventh": (ROOT / "tests" / "data" / "seventh" / "catalog.jsonl",
-                ROOT / "tests" / "data" / "seventh" / "questions.jsonl"),
-    "eighth": (ROOT / "tests" / "data" / "eighth" / "catalog.jsonl",
-               ROOT / "tests" / "data" / "eighth" / "questions.jsonl"),
+    **{name: (ROOT / "tests" / "data" / name / "catalog.jsonl", ROOT / "tests" / "data" / name / "questions.jsonl")
+       for name in ("heldout", "fresh", "fourth", "fifth", "sixth", "seventh", "eighth")},
 }
 CATALOG, QUESTIONS = SETS["demo"]
 HELD_OUT = {"eighth"}  # its misses are never printed (--misses-held-out does): reading them would end its use

@@ -31,6 +31,18 @@ def _labelled_set(folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
     return items, rows
 
 
+def _scored_set(name: str, items: int, rows: int, unanswerable: int,
+                both_kinds: bool = False) -> tuple[float, float]:
+    """tests/data/<name> checked for size (and, both_kinds, for off_domain and specifics_missing unanswerable
+    questions), then scored as _score does."""
+    catalog, questions = _labelled_set(ROOT / "tests" / "data" / name)
+    assert len(catalog) >= items and len(questions) >= rows
+    assert sum(r["expect"] is None for r in questions) >= unanswerable
+    if both_kinds:
+        assert {r.get("why") for r in questions if r["expect"] is None} == {"off_domain", "specifics_missing"}
+    return _score(Knowledge.build(catalog), questions)
+
+
 def _score(kb: Knowledge, rows: list[dict[str, Any]]) -> tuple[float, float]:
     """(share of answerable questions whose first match is the expected item, share of unanswerable abstained)."""
     right = abstained = answerable = unanswerable = 0
@@ -183,9 +195,6 @@ def test_abstains_when_the_subject_is_not_in_the_catalog(kb: Knowledge, question
     assert not _top(kb, question).answered
 
 
-HELDOUT = ROOT / "tests" / "data" / "heldout"
-
-
 def test_accuracy_on_held_out_catalog_and_questions() -> None:
     """A second district's catalog and citizen questions written before any tuning on them (bench_accuracy.py).
 
@@ -196,15 +205,9 @@ def test_accuracy_on_held_out_catalog_and_questions() -> None:
     few colloquial words (卖药, 年保, 告, 摆地摊 -> 摊贩); then 115/123 = 0.935 and 38/38 with the question-intent
     patterns (intents.txt), the typo table (confusions.txt) and colloquial and everyday-context words. The bar below is the reached figure
     minus a small margin, not the target."""
-    items, rows = _labelled_set(HELDOUT)
-    assert len(items) >= 45 and len(rows) >= 120 and sum(r["expect"] is None for r in rows) >= 35
-    kb = Knowledge.build(items)
-    right, abstained = _score(kb, rows)
+    right, abstained = _scored_set("heldout", items=45, rows=120, unanswerable=35)
     assert right >= 0.90
     assert abstained >= 0.95
-
-
-FRESH = ROOT / "tests" / "data" / "fresh"
 
 
 def test_accuracy_on_fresh_catalog_and_questions() -> None:
@@ -215,15 +218,9 @@ def test_accuracy_on_fresh_catalog_and_questions() -> None:
     rule (so it is no longer a held-out set; the fourth set below is): 88/103 = 0.854 and 32/34 = 0.941; then, with
     the intent patterns, typo table and colloquial words (designed on its misses too), 95/103 = 0.922 and 32/34. The bars
     below are the reached figures minus a small margin, not the target (0.90 / 0.85)."""
-    items, rows = _labelled_set(FRESH)
-    assert len(items) >= 45 and len(rows) >= 110 and sum(r["expect"] is None for r in rows) >= 30
-    kb = Knowledge.build(items)
-    right, abstained = _score(kb, rows)
+    right, abstained = _scored_set("fresh", items=45, rows=110, unanswerable=30)
     assert right >= 0.88
     assert abstained >= 0.91
-
-
-FOURTH = ROOT / "tests" / "data" / "fourth"
 
 
 def test_accuracy_on_fourth_catalog_and_questions() -> None:
@@ -237,16 +234,9 @@ def test_accuracy_on_fourth_catalog_and_questions() -> None:
     Its misses were then read to design the intent patterns, typo table and colloquial words (so it is no longer
     held out; the fifth set is): 83/88 = 0.943 and 35/38 = 0.921. The bars below are the reached figures minus a
     small margin, not the target."""
-    items, rows = _labelled_set(FOURTH)
-    assert len(items) >= 45 and len(rows) >= 110 and sum(r["expect"] is None for r in rows) >= 35
-    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
-    kb = Knowledge.build(items)
-    right, abstained = _score(kb, rows)
+    right, abstained = _scored_set("fourth", items=45, rows=110, unanswerable=35, both_kinds=True)
     assert right >= 0.90
     assert abstained >= 0.89
-
-
-FIFTH = ROOT / "tests" / "data" / "fifth"
 
 
 def test_accuracy_on_fifth_catalog_and_questions() -> None:
@@ -258,16 +248,9 @@ def test_accuracy_on_fifth_catalog_and_questions() -> None:
     Before: 70/87 = 0.805 right item first (colloquial 24/36, typo 6/8), 30/31 = 0.968 abstentions.
     After the intent/typo work: 75/87 = 0.862 (colloquial 27/36) and 30/31 = 0.968.
     After the month-range/colloquial work (tuned on its misses): 81/87 = 0.931 and 30/31 = 0.968."""
-    items, rows = _labelled_set(FIFTH)
-    assert len(items) >= 45 and len(rows) >= 110 and sum(r["expect"] is None for r in rows) >= 30
-    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
-    kb = Knowledge.build(items)
-    right, abstained = _score(kb, rows)
+    right, abstained = _scored_set("fifth", items=45, rows=110, unanswerable=30, both_kinds=True)
     assert right >= 0.90
     assert abstained >= 0.93
-
-
-SIXTH = ROOT / "tests" / "data" / "sixth"
 
 
 def test_accuracy_on_sixth_catalog_and_questions() -> None:
@@ -282,16 +265,9 @@ def test_accuracy_on_sixth_catalog_and_questions() -> None:
     were then read (so it is no longer held out) to design the particular-case rule (我的…批了没, 那家…老板叫什么):
     76/87 and 27/30 = 0.900, no other set changed. The seventh set's round brought it to 78/87 = 0.897 and
     28/30 = 0.933. The bars below are the reached figures minus a small margin, not the target."""
-    items, rows = _labelled_set(SIXTH)
-    assert len(items) >= 40 and len(rows) >= 105 and sum(r["expect"] is None for r in rows) >= 28
-    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
-    kb = Knowledge.build(items)
-    right, abstained = _score(kb, rows)
+    right, abstained = _scored_set("sixth", items=40, rows=105, unanswerable=28, both_kinds=True)
     assert right >= 0.85
     assert abstained >= 0.86
-
-
-SEVENTH = ROOT / "tests" / "data" / "seventh"
 
 
 def test_accuracy_on_seventh_catalog_and_questions() -> None:
@@ -304,16 +280,9 @@ def test_accuracy_on_seventh_catalog_and_questions() -> None:
     precedence over complaint routing, 被查出问题没-style case asks, the consumer-dispute intent (跑路, 强制消费,
     收了钱联系不上) and 注销/变更 synonyms: 76/89 = 0.854 and 26/31 = 0.839, no other set lower.
     The bars below are the first-sight figures minus a small margin."""
-    items, rows = _labelled_set(SEVENTH)
-    assert len(items) >= 45 and len(rows) >= 115 and sum(r["expect"] is None for r in rows) >= 30
-    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
-    kb = Knowledge.build(items)
-    right, abstained = _score(kb, rows)
+    right, abstained = _scored_set("seventh", items=45, rows=115, unanswerable=30, both_kinds=True)
     assert right >= 0.78
     assert abstained >= 0.74
-
-
-EIGHTH = ROOT / "tests" / "data" / "eighth"
 
 
 def test_accuracy_on_eighth_catalog_and_questions() -> None:
@@ -325,11 +294,7 @@ def test_accuracy_on_eighth_catalog_and_questions() -> None:
     body_only 13/14; date, typo, traditional and complaint all right), 28/31 = 0.903 abstentions (off_domain
     14/16, specifics_missing 14/15). Without that round: 71/89 and 27/31. Target 0.90 / 0.85: abstention
     reached, right item first not; colloquial questions are the gap. The bars are these figures minus a margin."""
-    items, rows = _labelled_set(EIGHTH)
-    assert len(items) >= 45 and len(rows) >= 115 and sum(r["expect"] is None for r in rows) >= 30
-    assert {r.get("why") for r in rows if r["expect"] is None} == {"off_domain", "specifics_missing"}
-    kb = Knowledge.build(items)
-    right, abstained = _score(kb, rows)
+    right, abstained = _scored_set("eighth", items=45, rows=115, unanswerable=30, both_kinds=True)
     assert right >= 0.77
     assert abstained >= 0.87
 

@@ -19,8 +19,12 @@ routes = web.RouteTableDef()
 GATEWAY = web.AppKey("gateway", Gateway)
 
 
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)  # Chinese as itself, not \u escapes
+
+
 def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return web.json_response({"error": message}, status=status, dumps=_dumps)
 
 
 @web.middleware
@@ -48,8 +52,7 @@ async def healthz(request: web.Request) -> web.Response:
     items = len(gateway.ctx.knowledge) if gateway.ctx else 0
     # Answers still to post, per bot: a number that keeps growing means a platform is refusing or hanging.
     pending = {bot: n for bot, n in gateway.answers_pending.items() if n}
-    return web.json_response({"status": "ok", "catalog_items": items, "answers_pending": pending},
-                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return web.json_response({"status": "ok", "catalog_items": items, "answers_pending": pending}, dumps=_dumps)
 
 
 @routes.route("*", "/hooks/{platform}/{bot}")
