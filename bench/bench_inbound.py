@@ -1,9 +1,11 @@
 """Inbound throughput over HTTP, per platform: the gateway's verify + parse + answer path beside a bare handler.
 
-Three server processes run on loopback: the gateway (`bot.py run` on a temporary config with one
+Four server processes run on loopback: the gateway (`bot.py run` on a temporary config with one
 receive-capable bot per platform and the demo catalog), a bare aiohttp handler (reads the body, answers a small
-JSON), and a sink standing in for the platforms' reply endpoints (DingTalk sessionWebhook, Feishu tenant token
-and reply API). This process is the one client: aiohttp, CONCURRENCY keep-alive connections per server.
+JSON), a bare DingTalk bot (acks and posts a fixed answer to the sessionWebhook: the least a bot on a
+two-exchange platform must do), and a sink standing in for the platforms' reply endpoints (DingTalk
+sessionWebhook, Feishu tenant token and reply API). This process is the one client: aiohttp, CONCURRENCY
+keep-alive connections per server.
 
 Every request is built (encrypted, signed) before the clock starts, and each is a distinct event (unique msgid /
 msgId / event_id / message_id) carrying one of QUESTIONS (the labelled set, in turn; the gateway's answer
@@ -11,9 +13,10 @@ cache sees each question again after len(QUESTIONS) requests), timestamped now, 
 decrypts, parses, dedupes (a miss), matches the catalog, logs and answers each one: WeCom with an encrypted stream
 in the response, OneBot with a quick operation, the webhook with its JSON answer. DingTalk and Feishu are acked at
 once and answered later by the gateway's reply worker: their req/s is the ack rate. For DingTalk the script waits
-after each gateway burst until the sink holds every reply, and reports that wait and the end-to-end rate. Feishu's
-replies are held to its documented reply-API limits (50/s per app, 5/s per chat; the events are spread over 64
-chats), so the script does not wait for them: it reports the reply rate the sink saw during the run.
+after each gateway burst until the sink holds every reply, and reports that wait and the end-to-end rate, beside
+the bare DingTalk bot's end-to-end rate measured the same way. Feishu's replies are held to its documented
+reply-API limits (50/s per app, 5/s per chat; the events are spread over 64 chats), so the script does not wait
+for them: it reports the reply rate the sink saw during the run.
 
 Per platform, WARMUP events go to each server first, then REQUESTS events in ROUNDS alternating bare / gateway
 bursts (so drift in the machine's load hits both alike); the bare handler gets the very same URLs, headers and
@@ -78,6 +81,34 @@ BARE = textwrap.dedent("""
     async def health(request):
         return web.json_response({"status": "ok"})
     app = web.Application()
+    app.add_routes([web.route("*", "/hooks/{platform}/{bot}", hook), web.get("/healthz", health)])
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+""")
+
+# The least any DingTalk bot must do, with aiohttp on both sides: read the event, ack it, and post an answer to
+# its sessionWebhook (a fixed text, no checks, no matching, no log). The gateway is also shown beside this.
+BARE_REPLY = textwrap.dedent("""
+    import asyncio, json, sys
+    import aiohttp
+    from aiohttp import web
+    tasks = set()
+    async def post(http, url):
+        async with http.post(url, json={"msgtype": "text", "text": {"content": "收到"}}) as resp:
+            await resp.read()
+    async def hook(request):
+        event = json.loads(await request.read())
+        task = asyncio.ensure_future(post(request.app["http"], event["sessionWebhook"]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return web.json_response({"ok": True})
+    async def health(request):
+        return web.json_response({"status": "ok"})
+    async def client(app):
+        app["http"] = aiohttp.ClientSession()
+        yield
+        await app["http"].close()
+    app = web.Application()
+    app.cleanup_ctx.append(client)
     app.add_routes([web.route("*", "/hooks/{platform}/{bot}", hook), web.get("/healthz", health)])
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """)
@@ -311,6 +342,7 @@ class Result:
     drain: float  # seconds spent waiting for deferred replies after the last ack of each round
     sample: str
     reply_rate: float = 0.0  # capped replies per second the sink saw over the whole measurement
+    minimal_rps: float = 0.0  # end to end: the bare bot that acks and posts a fixed answer (DingTalk)
 
 
 async def burst(http: aiohttp.ClientSession, batch: list[Request], concurrency: int,
@@ -333,48 +365,57 @@ async def burst(http: aiohttp.ClientSession, batch: list[Request], concurrency: 
     return time.perf_counter() - started, last
 
 
-async def measure(case: Case, bare: Server, gateway: Server, sink: str, warmup: Prepared, timed: Prepared,
-                  rounds: int, concurrency: int) -> Result:
-    """Warm both servers up, then `rounds` alternating bare / gateway bursts over slices of `timed`."""
+async def measure(case: Case, bare: Server, gateway: Server, minimal: Server | None, sink: str, warmup: Prepared,
+                  timed: Prepared, rounds: int, concurrency: int) -> Result:
+    """Warm the servers up, then `rounds` bursts per server over slices of `timed`, in alternating order.
+
+    `minimal` (the bare bot that also posts an answer) runs beside them for deferred platforms whose replies
+    are waited for; each of its bursts, like the gateway's, counts until the sink holds all its replies."""
+    waits = case.deferred and not case.capped
+    servers = [bare, gateway] + ([minimal] if waits and minimal is not None else [])
+    replying = [s for s in servers if s is not bare] if waits else []
     size = -(-len(timed) // rounds)
     slices = [timed[i:i + size] for i in range(0, len(timed), size)]
-    warm = {s.name: s.requests(warmup) for s in (bare, gateway)}
-    plan = {s.name: [s.requests(part) for part in slices] for s in (bare, gateway)}
-    seconds = {"bare": 0.0, "gateway": 0.0}
-    cpu = {"bare": 0.0, "gateway": 0.0}
-    client_cpu, drain, delivered, last = 0.0, 0.0, len(warmup), b""
-    sessions = {s.name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
-                for s in (bare, gateway)}
-    waits = case.deferred and not case.capped
+    warm = {s.name: s.requests(warmup) for s in servers}
+    plan = {s.name: [s.requests(part) for part in slices] for s in servers}
+    seconds = {s.name: 0.0 for s in servers}
+    cpu = {s.name: 0.0 for s in servers}
+    drain = {s.name: 0.0 for s in servers}
+    client_cpu, sample = 0.0, ""
+    sessions = {s.name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) for s in servers}
     replies_before, started = sink_counts(sink)["counts"].get(case.platform, 0), time.perf_counter()
+    delivered = replies_before
     try:
-        for server in (bare, gateway):
+        for server in servers:
             await burst(sessions[server.name], warm[server.name], concurrency, None)
+        delivered += len(warmup) * len(replying)
         if waits:
             await asyncio.to_thread(wait_replies, sink, case.platform, delivered)
         for i in range(len(slices)):
-            for server in ((bare, gateway) if i % 2 == 0 else (gateway, bare)):
-                is_gateway = server is gateway
+            for server in (servers if i % 2 == 0 else servers[::-1]):
                 cpu_before, client_before = server.cpu(), time.process_time()
                 elapsed, body = await burst(sessions[server.name], plan[server.name][i], concurrency,
-                                            case.check if is_gateway else None)
+                                            case.check if server is gateway else None)
                 seconds[server.name] += elapsed
-                if not is_gateway:
+                if server is bare:
                     client_cpu += time.process_time() - client_before
-                elif waits:  # the replies are part of the gateway's work: wait for them before going on
+                elif server in replying:  # the replies are part of the work: wait for them before going on
                     delivered += len(slices[i])
-                    drain += await asyncio.to_thread(wait_replies, sink, case.platform, delivered)
+                    drain[server.name] += await asyncio.to_thread(wait_replies, sink, case.platform, delivered)
                 cpu[server.name] += server.cpu() - cpu_before
-                if is_gateway:
-                    last = body
+                if server is gateway:
+                    sample = check_sample(case.platform, body, sink)
     finally:
         for http in sessions.values():
             await http.close()
     n = len(timed)
     replied = sink_counts(sink)["counts"].get(case.platform, 0) - replies_before
     rate = replied / (time.perf_counter() - started) if case.capped else 0.0
-    return Result(case.platform, n / seconds["bare"], n / seconds["gateway"], cpu["bare"] / n, cpu["gateway"] / n,
-                  client_cpu / n, drain, check_sample(case.platform, last, sink), rate)
+    result = Result(case.platform, n / seconds["bare"], n / seconds["gateway"], cpu["bare"] / n,
+                    cpu["gateway"] / n, client_cpu / n, drain["gateway"], sample, rate)
+    if minimal is not None and minimal.name in seconds:
+        result.minimal_rps = n / (seconds[minimal.name] + drain[minimal.name])
+    return result
 
 
 def sink_counts(sink: str) -> dict[str, Any]:
@@ -431,16 +472,17 @@ def main() -> None:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench_inbound_") as tmp:
         folder = Path(tmp)
-        gateway_port, bare_port, sink_port = free_port(), free_port(), free_port()
+        gateway_port, bare_port, minimal_port, sink_port = free_port(), free_port(), free_port(), free_port()
         sink_url = f"http://127.0.0.1:{sink_port}"
         config = write_inbound_config(folder, gateway_port, sink_url)
         servers = [
             spawn("sink", ["-c", SINK, str(sink_port)], folder, sink_port),
             spawn("bare", ["-c", BARE, str(bare_port)], folder, bare_port),
+            spawn("bare+reply", ["-c", BARE_REPLY, str(minimal_port)], folder, minimal_port),
             spawn("gateway", [str(ROOT / "bot.py"), "--config", str(config), "run", "--port", str(gateway_port)],
                   folder, gateway_port),
         ]
-        _, bare, gateway = servers
+        _, bare, minimal, gateway = servers
         try:
             started = time.perf_counter()
             for server in servers:
@@ -452,7 +494,7 @@ def main() -> None:
                     continue
                 warmup = [case.build(n, now) for n in range(args.warmup)]
                 timed = [case.build(n, now) for n in range(args.warmup, args.warmup + args.requests)]
-                results.append(asyncio.run(measure(case, bare, gateway, sink_url, warmup, timed, args.rounds,
+                results.append(asyncio.run(measure(case, bare, gateway, minimal, sink_url, warmup, timed, args.rounds,
                                                    args.concurrency)))
             sink_seen = sink_counts(sink_url)["counts"]
         except BaseException:
@@ -483,6 +525,9 @@ def main() -> None:
         elif r.drain:
             total = args.requests / (args.requests / r.gateway_rps + r.drain)
             notes = f"ack rate; all replies at the sink {r.drain:.1f} s later: {total:.0f} req/s end to end"
+            if r.minimal_rps:
+                notes += (f"; a bare bot that acks and posts a fixed answer: {r.minimal_rps:.0f} req/s end to end, "
+                          f"the gateway {total / r.minimal_rps:.0%} of it")
         print(f"{r.platform:9s} {r.bare_rps:7.0f} {r.gateway_rps:8.0f} {share:5.0%} {'yes' if share >= TARGET else 'NO':>5s}"
               f"   {r.bare_cpu * 1e6:7.0f} {r.gateway_cpu * 1e6:8.0f}   {notes}")
     client = sum(r.client_cpu for r in results) / max(len(results), 1)
