@@ -109,9 +109,20 @@ class FeishuPlatform(Platform):
 
     # --- inbound -----------------------------------------------------------------
     def handshake(self, req: RawRequest) -> Ack | None:
-        """url_verification carries no signature headers: the token is its only proof, so check it first."""
+        """url_verification carries no signature headers: the token is its only proof, so check it first.
+
+        A signed request is an event: verify() checks its signature before anything in it is decrypted. An unsigned
+        body that does not decrypt to JSON gets one answer whatever went wrong, so that nobody can use us as a
+        padding oracle to read captured events."""
         self._receiving()
-        data = self._payload(req.body)
+        if req.headers.get("x-lark-signature"):
+            return None
+        try:
+            data = self._payload(req.body)
+        except BadPayload:
+            if self.cipher is None:
+                raise
+            raise BadPayload("unsigned request that is not a url_verification") from None
         if data.get("type") != "url_verification":
             return None
         self._check_token(data)

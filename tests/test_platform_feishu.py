@@ -24,7 +24,7 @@ from errors import (
     TemporaryError,
 )
 from platforms import Inbound, Message, RawRequest, Target, create
-from platforms._aes import FeishuCipher
+from platforms._aes import CryptoError, FeishuCipher
 from platforms.feishu import BODY_LIMIT, FeishuPlatform, bot_sign, event_signature
 from tests.fakes.feishu import FakeFeishu, HookBot
 
@@ -184,6 +184,29 @@ def test_without_encrypt_key_only_the_token_is_checked() -> None:
 def test_malformed_or_undecryptable_is_400(body: bytes) -> None:
     with pytest.raises(BadPayload):
         receiver().parse(RawRequest("POST", {}, {}, body, T0))
+
+
+def test_a_signed_event_is_not_decrypted_before_its_signature_is_checked() -> None:
+    tampered = VECTOR_BODY.replace(b'{"encrypt":"', b'{"encrypt":"A')  # no longer decrypts at all
+    plat = receiver(max_skew="0")
+    assert plat.handshake(RawRequest("POST", {}, VECTOR_HEADERS, tampered, T0)) is None
+    with pytest.raises(BadSignature):
+        plat.verify(RawRequest("POST", {}, VECTOR_HEADERS, tampered, T0))
+
+
+def test_unsigned_bodies_that_fail_to_decrypt_all_get_the_same_answer() -> None:
+    """Bad padding and good padding around a non-JSON plaintext must look alike: no padding oracle."""
+    iv = bytes(range(16))
+    good_padding = json.dumps({"encrypt": FeishuCipher(EK).encrypt(b"not json at all", iv)}).encode()
+    bad_padding = json.dumps({"encrypt": FeishuCipher("anotherKey").encrypt(b"not json at all", iv)}).encode()
+    with pytest.raises(CryptoError, match="padding"):  # the precondition: this one really fails its padding
+        FeishuCipher(EK).decrypt(json.loads(bad_padding)["encrypt"])
+    messages = set()
+    for body in (good_padding, bad_padding):
+        with pytest.raises(BadPayload) as caught:
+            receiver().handshake(RawRequest("POST", {}, {}, body, T0))
+        messages.add(str(caught.value))
+    assert messages == {"unsigned request that is not a url_verification"}
 
 
 def test_content_that_is_not_json_is_400() -> None:
@@ -561,4 +584,7 @@ async def test_end_to_end_mention_is_answered_through_the_reply_api(
     forged = await client.post("/hooks/feishu/feishu-main", data=req.body,
                                headers={**req.headers, "x-lark-signature": hashlib.sha256(b"x").hexdigest()})
     assert forged.status == 403
+    tampered = await client.post("/hooks/feishu/feishu-main", data=req.body.replace(b'"encrypt": "', b'"encrypt": "A'),
+                                 headers=dict(req.headers))
+    assert tampered.status == 403 and "Signature" in (await tampered.json())["error"]
     assert fake.token_calls == 1 and len(fake.replies) == 1
