@@ -1,6 +1,6 @@
 """From an inbound chat message to a reply: dedupe, route to a command or an enquiry, log.
 
-`handle_inbound(db, ctx, event)` is a plain function run on the store's writer thread (one transaction):
+`handle_inbound(db, ctx, event)` is a plain function the store runs in one transaction (`Store.run_quick`):
 a repeated event returns the stored reply and writes nothing; otherwise the first handler that returns a
 Reply wins and the message gets its row in the enquiry log, which also answers a repeated delivery.
 """

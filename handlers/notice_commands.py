@@ -1,6 +1,6 @@
 """Group replies to notices: 收到 / 已下架 / 1 acknowledge the latest notice; 报名 姓名 单位 signs up for training.
 
-Runs on the store's writer thread inside handle_inbound's transaction; returns None for anything else so
+Runs inside handle_inbound's transaction; returns None for anything else so
 the next handler (the enquiry) sees it.
 """
 

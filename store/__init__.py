@@ -1,7 +1,8 @@
-"""SQLite behind one writer thread.
+"""SQLite behind one writer thread, with a fast lane on the event loop for short calls.
 
-Every database call from the event loop goes through `Store.run(fn, *args)`: `fn(db, *args)` runs on the
-store's own thread. Calls that arrive together share one transaction (group commit), each inside its own
+Every database call from the event loop goes through the Store: `Store.run(fn, *args)` runs `fn(db, *args)` on
+the store's own thread; `Store.run_quick` runs it on the event loop's own connection, for the short calls of the
+inbound path. Either way, calls that arrive together share one transaction (group commit), each inside its own
 savepoint so one failing call does not undo the others. A second thread checkpoints the WAL, so that a
 commit never waits for pages to be copied back. The CLI uses the same functions synchronously through
 `open_db` + `transaction`.
@@ -116,6 +117,9 @@ class _Job:
         self.fn, self.args, self.future, self.loop = fn, args, future, loop
 
 
+_Result = tuple[_Job, Any, "BaseException | None"]
+
+
 class Store:
     """The async facade: `await store.run(fn, *args)` runs `fn(db, *args)` on the writer thread."""
 
@@ -126,6 +130,8 @@ class Store:
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._error: BaseException | None = None
+        self._quick: list[_Job] = []  # run_quick / submit calls of this turn of the event loop
+        self._quick_db: Database | None = None
 
     def start(self) -> None:
         """Open the database on its own thread; raises here if it cannot be opened."""
@@ -139,6 +145,11 @@ class Store:
     async def close(self) -> None:
         if self._thread is None:
             return
+        if self._quick:
+            self._run_quick_batch()
+        if self._quick_db is not None:
+            self._quick_db.close()
+            self._quick_db = None
         self._queue.put(None)
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._thread = None
@@ -152,12 +163,53 @@ class Store:
         self._queue.put(_Job(fn, args, future, loop))
         return await future
 
+    async def run_quick(self, fn: Callable[..., T], *args: Any) -> T:
+        """`run` for short calls on the hot path (an inbound message), without the hand-over to the writer
+        thread and back: the calls of one turn of the event loop run at the end of the turn, in one transaction
+        on the loop's own connection. That hand-over, and the two threads taking the GIL from each other,
+        cost more than the call itself. If another connection (the writer thread, the CLI) holds the write
+        lock, the turn's calls go to the writer thread instead, in order: the loop never waits for a lock."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._add_quick(_Job(fn, args, future, loop), loop)
+        return await future
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue `fn(db, *args)` without waiting for it: it commits with the next batch, like `run`, and a
-        failure is logged. For bookkeeping whose caller has nothing to do with the result."""
+        """Queue `fn(db, *args)` without waiting for it: it commits with this turn's `run_quick` calls, and a
+        failure is logged. For short bookkeeping whose caller has nothing to do with the result."""
+        self._add_quick(_Job(fn, args, None, None), asyncio.get_running_loop())
+
+    def _add_quick(self, job: _Job, loop: asyncio.AbstractEventLoop) -> None:
         if self._thread is None:
             raise RuntimeError("store is not started")
-        self._queue.put(_Job(fn, args, None, None))
+        self._quick.append(job)
+        if len(self._quick) == 1:
+            loop.call_soon(self._run_quick_batch)
+
+    def _run_quick_batch(self) -> None:
+        batch, self._quick = self._quick, []
+        if not batch:  # close() ran them already
+            return
+        try:
+            db = self._loop_connection()
+            if db is None:
+                raise sqlite3.OperationalError("an in-memory database is the writer thread's alone")
+            db.conn.execute("BEGIN IMMEDIATE")  # busy timeout 0: fails at once when the lock is taken
+        except sqlite3.Error:  # locked, or cannot open: the writer thread waits, retries and reports
+            for job in batch:
+                self._queue.put(job)
+            return
+        _settle(_commit_jobs(db, batch))
+
+    def _loop_connection(self) -> Database | None:
+        """The event loop's connection: no migrations (the writer ran them), no waiting for locks."""
+        if self._quick_db is None and self.path != ":memory:":
+            conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+            self._quick_db = Database(conn)
+        return self._quick_db
 
     def _loop(self) -> None:
         try:
@@ -213,16 +265,15 @@ class Store:
             conn.close()
 
     def _run_batch(self, db: Database, batch: list[_Job]) -> None:
-        results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
-            with transaction(db):
-                for job in batch:
-                    results.append(_run_job(db, job))
-        except Exception as exc:  # COMMIT failed: nothing of this batch is stored
-            log.error("store: transaction failed, %d calls undone: %s", len(batch), exc)
-            results = [(job, None, exc) for job in batch]
+            db.conn.execute("BEGIN IMMEDIATE")
+        except Exception as exc:  # locked for longer than the busy timeout
+            log.error("store: no write lock, %d calls failed: %s", len(batch), exc)
+            results: list[_Result] = [(job, None, exc) for job in batch]
+        else:
+            results = _commit_jobs(db, batch)
         # One wake-up of each event loop per batch, not one per job: each wake-up is a write to the loop's pipe.
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Result]] = {}
         for result in results:
             if result[0].future is not None:
                 by_loop.setdefault(result[0].loop, []).append(result)
@@ -233,7 +284,24 @@ class Store:
                 pass
 
 
-def _run_job(db: Database, job: _Job) -> tuple[_Job, Any, BaseException | None]:
+def _commit_jobs(db: Database, batch: list[_Job]) -> list[_Result]:
+    """The jobs in the transaction the caller began, each in its own savepoint, then COMMIT."""
+    try:
+        results = [_run_job(db, job) for job in batch]
+        db.conn.execute("COMMIT")
+    except Exception as exc:  # COMMIT failed: nothing of this batch is stored
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        log.error("store: transaction failed, %d calls undone: %s", len(batch), exc)
+        results = [(job, None, exc) for job in batch]
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    return results
+
+
+def _run_job(db: Database, job: _Job) -> _Result:
     """One call inside its own savepoint: its failure undoes only its own writes."""
     conn = db.conn
     conn.execute("SAVEPOINT job")
@@ -250,7 +318,7 @@ def _run_job(db: Database, job: _Job) -> tuple[_Job, Any, BaseException | None]:
     return job, value, None
 
 
-def _settle(results: list[tuple[_Job, Any, BaseException | None]]) -> None:
+def _settle(results: list[_Result]) -> None:
     for job, value, error in results:
         future = job.future
         if future is None or future.cancelled():

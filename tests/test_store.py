@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,60 @@ async def test_group_commit_isolates_failures(tmp_path: Path) -> None:
     await store.close()
 
 
+async def test_quick_calls_of_one_turn_share_a_transaction_and_isolate_failures(tmp_path: Path) -> None:
+    store = Store(tmp_path / "g.db")
+    store.start()
+    connections: set[int] = set()
+
+    def good(db: Database, n: int) -> int:
+        bump(db, "catalog")
+        connections.add(id(db.conn))
+        return n
+
+    def bad(db: Database) -> None:
+        bump(db, "catalog")
+        raise ValueError("bad call")
+
+    results = await asyncio.gather(*[store.run_quick(good, i) for i in range(50)], store.run_quick(bad),
+                                   return_exceptions=True)
+    assert results[:50] == list(range(50))
+    assert isinstance(results[50], ValueError)
+    assert (await store.run(revisions))["catalog"] == 50  # the writer thread sees them: committed
+    await store.run(good, 50)
+    assert len(connections) == 2  # the loop's own connection, then the writer's
+    await store.close()
+
+
+async def test_quick_calls_go_to_the_writer_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
+    """A CLI import holding the write lock must not freeze the event loop: the calls wait on the writer thread."""
+    path = tmp_path / "g.db"
+    store = Store(path)
+    store.start()
+    await store.run_quick(bump, "catalog")  # the loop's connection is open and has written once
+    cli = sqlite3.connect(path, isolation_level=None)
+    cli.execute("BEGIN IMMEDIATE")
+    cli.execute("INSERT INTO meta(key, value) VALUES ('rev:groups', '7')")
+    pending = asyncio.ensure_future(store.run_quick(bump, "catalog"))
+    started = time.perf_counter()
+    await asyncio.sleep(0.2)
+    assert time.perf_counter() - started < 1.0  # the loop kept turning
+    assert not pending.done()  # waiting for the lock, on the writer thread
+    cli.execute("COMMIT")
+    cli.close()
+    await asyncio.wait_for(pending, 5)
+    assert await store.run_quick(revisions) == {"catalog": 2, "groups": 7}
+    await store.close()
+
+
+async def test_an_in_memory_store_runs_quick_calls_on_the_writer(tmp_path: Path) -> None:
+    store = Store(":memory:")
+    store.start()
+    await asyncio.gather(*[store.run_quick(bump, "catalog") for _ in range(5)])
+    store.submit(bump, "catalog")
+    assert (await store.run_quick(revisions))["catalog"] == 6
+    await store.close()
+
+
 async def test_store_reports_an_unopenable_file(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(Exception):
@@ -72,7 +128,7 @@ async def test_submitted_calls_commit_and_a_failing_one_is_logged_alone(
         store.submit(bump, "catalog")
     store.submit(bad)
     store.submit(bump, "catalog")
-    assert (await store.run(revisions))["catalog"] == 11  # queued before this call, so committed before it runs
+    assert (await store.run_quick(revisions))["catalog"] == 11  # submitted before this call: the same turn, in order
     assert "bad failed: bad bookkeeping" in caplog.text
     await store.close()
     reopened = open_db(tmp_path / "g.db")

@@ -98,7 +98,7 @@ class Gateway:
     async def handle(self, event: Inbound, deferred: bool = False) -> tuple[Reply, bool]:
         """Dedupe, answer and log one event in one transaction (queuing the answer when `deferred`)."""
         assert self.ctx is not None
-        return await self.store.run(handle_inbound, self.ctx, event, deferred)
+        return await self.store.run_quick(handle_inbound, self.ctx, event, deferred)
 
     def reply_later(self, platform: Platform, event: Inbound, text: str) -> None:
         """Queue an answer on its bot's own lane: a slow or failing platform holds up only itself."""
