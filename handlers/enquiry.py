@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlite_utils import Database
 
-from disclosure.requests import open_possible_request
+from disclosure.requests import open_possible_request, question_key
 from handlers import Context, Reply, pseudonym, texts
 from knowledge import Answer, Match
 from platforms import Inbound
@@ -44,6 +44,8 @@ def decide(ctx: Context, question: str) -> Reply:
     question = question.strip()
     if not question:
         return Reply(texts.NOT_UNDERSTOOD, kind="command")
+    if len(question_key(question)) < 2:  # 1, 药, 。: nothing a possible request could be about
+        return Reply(texts.TOO_SHORT, kind="command")
     today = ctx.now().date()
     return ctx.memo(("decide", question, today), lambda: _decide(ctx, question, today))
 

@@ -17,6 +17,7 @@ from scheduler import groups, notices
 __all__ = ["handle", "ACK_TEXTS"]
 
 ACK_TEXTS = ("收到", "已下架", "1", "已收到", "收到了", "已阅")
+NOTHING_TO_ACKNOWLEDGE = "本群暂无需要回复的通知。"
 _TRIM = " \t\r\n。.！!，,～~"
 _SIGNUP = re.compile(r"^报名[\s:：]*(\S+)?\s*(.*)$")
 _CODE = re.compile(r"^(?:确认|收到|已下架)?[\s:：]*(\d+-[0-9A-Za-z]{4})$")  # from groups whose bot cannot read
@@ -31,8 +32,8 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     if text not in ACK_TEXTS and not text.startswith("报名"):
         return None
     group = groups.find_group(db, event.bot, event.chat)
-    if group is None:
-        return None
+    if group is None:  # 收到 from a chat we do not push to acknowledges nothing, and is no question either
+        return Reply(NOTHING_TO_ACKNOWLEDGE, kind="command") if text in ACK_TEXTS and text != "1" else None
     who = pseudonym(ctx.salt, event.platform, event.sender)
     if text in ACK_TEXTS:
         return _ack(db, group["name"], text, who)
@@ -42,7 +43,7 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
 def _ack(db: Database, group: str, text: str, who: str) -> Reply | None:
     notice = notices.acknowledge(db, group, text, who)
     if notice is None:
-        return None if text == "1" else Reply("本群暂无需要回复的通知。", kind="command")
+        return None if text == "1" else Reply(NOTHING_TO_ACKNOWLEDGE, kind="command")
     return Reply(f"已登记：本群已确认《{notice['title']}》（{text}）。谢谢！", kind="command")
 
 

@@ -28,6 +28,12 @@ COMPLAINT_GUIDE = (
 
 NOT_UNDERSTOOD = "没有收到问题内容，请直接输入您想了解的事项，或发送“帮助”查看用法。"
 
+TOO_SHORT = "问题太简短了，请说得具体一些，例如“小饭桌怎么备案”；发送“帮助”查看用法。"
+
+GREETING = "您好！我是区市场监管（食品药品）信息公开助手。请直接输入您想了解的事项，例如“小饭桌怎么备案”；发送“帮助”查看全部用法。"
+
+THANKS = "不客气！还有其他问题，可以随时提问。"
+
 
 def citation(match: Mapping[str, Any]) -> str:
     """Title, category, date and link of one catalog item."""
@@ -101,10 +107,18 @@ def unsubscribed(group: str, category: str, categories: Sequence[str]) -> str:
 
 
 def not_subscribed(group: str, category: str, categories: Sequence[str]) -> str:
-    if not categories:
-        return (f"本群“{group}”目前接收全部类别的通知。如只想接收部分类别，请发送“订阅 类别”，"
-                f"例如“订阅 预警信息”；订阅后只接收所订类别。")
     return f"本群“{group}”没有订阅“{category}”。当前订阅：{'、'.join(categories)}。"
+
+
+def last_subscription(group: str, category: str) -> str:
+    return (f"“{category}”是本群“{group}”订阅的唯一类别，退订后将没有可接收的通知。"
+            "如本群不再需要任何推送，请联系工作人员移出推送名单。")
+
+
+def subscriptions(group: str, categories: Sequence[str], known: Sequence[str]) -> str:
+    now = "、".join(categories) if categories else "全部类别"
+    return (f"本群“{group}”当前订阅：{now}。可订阅的类别：{'、'.join(known)}。"
+            "发送“订阅 类别”只接收所订类别，发送“退订 类别”不再接收该类别，例如“退订 培训通知”。")
 
 
 def unknown_category(category: str, known: Sequence[str]) -> str:

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 import clock
 from config.settings import GroupConfig
 from errors import InvalidInput, NotFound
+from scheduler.templates import KINDS
 from store import bump, dumps, loads
 
 __all__ = [
@@ -124,10 +125,15 @@ def subscribe(db: Database, group: str, category: str) -> dict[str, Any]:
 
 
 def unsubscribe(db: Database, group: str, category: str) -> dict[str, Any]:
+    """Stop one kind. A group that receives every kind ([]) then receives every other kind; removing the
+    last of a narrowed list leaves [], which means every kind again."""
     subs = get_group(db, group)["subscriptions"]
-    if category.strip() not in subs:
+    category = category.strip()
+    if not subs and category in KINDS:
+        return _set_subscriptions(db, group, [k for k in KINDS if k != category])
+    if category not in subs:
         raise InvalidInput(f"群 {group!r} 没有订阅 {category!r}")
-    return _set_subscriptions(db, group, [s for s in subs if s != category.strip()])
+    return _set_subscriptions(db, group, [s for s in subs if s != category])
 
 
 def receives(group: dict[str, Any], kind: str) -> bool:

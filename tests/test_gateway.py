@@ -126,14 +126,38 @@ async def test_complaint_points_to_12315_and_opens_no_request(
 async def test_status_query_command(client: TestClient) -> None:
     opened = await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "q1"))).json()
     number = opened["request_id"]
-    for i, text in enumerate([f"查询{number}", f"查一下 {number} 的进度", number]):
+    asks = [f"查询{number}", f"查一下 {number} 的进度", number, f"编号{number}", f"我的申请{number}到哪了",
+            f"{number}呢？", f"{number}进度怎么样了"]
+    for i, text in enumerate(asks):
         body = await (await client.post("/hooks/webhook/open", json=event(text, f"q-{i}"))).json()
-        assert number in body["reply"] and "待甄别" in body["reply"]
+        assert number in body["reply"] and "待甄别" in body["reply"], text
 
 
-async def test_help_command(client: TestClient) -> None:
-    body = await (await client.post("/hooks/webhook/open", json=event("帮助"))).json()
+@pytest.mark.parametrize("text", ["2013-2014年的抽检结果", "2014-2015抽检结果", "2024-12-01的检查通报"])
+async def test_years_and_dates_are_not_request_numbers(client: TestClient, text: str) -> None:
+    body = await (await client.post("/hooks/webhook/open", json=event(text))).json()
+    assert "编号为" not in body["reply"] and "待甄别" not in body["reply"]
+
+
+@pytest.mark.parametrize("text", ["帮助", "你能干啥", "你会做什么？", "怎么用", "?", "菜单", "有什么功能"])
+async def test_help_command(client: TestClient, text: str) -> None:
+    body = await (await client.post("/hooks/webhook/open", json=event(text))).json()
     assert "查询" in body["reply"] and "订阅" in body["reply"]
+
+
+@pytest.mark.parametrize(
+    ("text", "chat", "fragment"),
+    [("你好", "chat-1", "您好"), ("您好！", "chat-1", "您好"), ("在吗", "elsewhere", "您好"),
+     ("谢谢😊", "chat-1", "不客气"), ("好的", "elsewhere", "不客气"), ("收到", "chat-1", "暂无需要回复"),
+     ("收到", "elsewhere", "暂无需要回复"), ("1", "elsewhere", "太简短"), ("药", "chat-1", "太简短")],
+)
+async def test_small_talk_opens_no_possible_request(client: TestClient, gateway_settings: Settings, text: str,
+                                                    chat: str, fragment: str) -> None:
+    """A greeting or a thank-you is not a question: staff must not find 你好 among the possible requests."""
+    body = await (await client.post("/hooks/webhook/open", json=event(text, chat=chat))).json()
+    assert fragment in body["reply"] and body["request_id"] is None
+    assert count(gateway_settings, "requests") == 0
+    assert count(gateway_settings, "enquiries") == 1  # still logged, as every message is
 
 
 @pytest.mark.parametrize(
@@ -220,16 +244,34 @@ async def test_subscribe_and_unsubscribe_commands(client: TestClient, gateway_se
     async def say(text: str, n: int) -> str:
         return (await (await client.post("/hooks/webhook/open", json=event(text, f"sub-{n}"))).json())["reply"]
 
-    assert "全部类别" in await say("退订 预警信息", 0)  # nothing to narrow yet: explain how
+    assert "当前订阅：全部类别" in await say("本群订阅了什么", 0)
     assert "当前订阅：预警信息。" in await say("订阅 预警", 1)
-    assert "当前订阅：预警信息、问题产品下架通知" in await say("订阅：下架", 2)
+    assert "当前订阅：预警信息、问题产品下架通知" in await say("我想订阅召回通知", 2)
     db = open_db(gateway_settings.db)
     assert json.loads(db["groups"].get("餐饮-东区")["subscriptions"]) == ["预警信息", "问题产品下架通知"]
     db.close()
     assert "当前订阅：问题产品下架通知" in await say("退订 预警信息", 3)
-    assert "没有“天气”这个通知类别" in await say("订阅 天气", 4)
-    other = await (await client.post("/hooks/webhook/open", json=event("订阅 预警信息", "sub-5", chat="elsewhere"))).json()
+    assert "没有订阅“培训通知”" in await say("退订 培训", 4)
+    assert "唯一类别" in await say("不要再发下架通知了", 5)  # removing it would leave [], which means every kind
+    assert "当前订阅：问题产品下架通知" in await say("订阅", 6)
+    assert "没有“天气”这个通知类别" in await say("订阅 天气", 7)
+    other = await (await client.post("/hooks/webhook/open", json=event("订阅 预警信息", "sub-8", chat="elsewhere"))).json()
     assert "尚未登记" in other["reply"]
+
+
+async def test_leaving_one_kind_keeps_every_other(client: TestClient, gateway_settings: Settings) -> None:
+    body = await (await client.post("/hooks/webhook/open", json=event("不要再发培训通知了"))).json()
+    assert "已退订“培训通知”" in body["reply"]
+    db = open_db(gateway_settings.db)
+    assert json.loads(db["groups"].get("餐饮-东区")["subscriptions"]) == [
+        "通知公告", "预警信息", "问题产品下架通知", "专项整治", "自查提醒"]
+    db.close()
+
+
+@pytest.mark.parametrize("text", ["订阅号怎么注册", "怎么取消食品经营许可证", "关注食品安全有什么渠道"])
+async def test_questions_with_command_words_stay_questions(client: TestClient, text: str) -> None:
+    body = await (await client.post("/hooks/webhook/open", json=event(text))).json()
+    assert "通知类别" not in body["reply"] and "订阅" not in body["reply"].split("。")[0]
 
 
 async def test_an_internal_failure_is_a_json_500_and_the_platform_may_retry(
