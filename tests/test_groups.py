@@ -15,6 +15,7 @@ from cli import groups as cli_groups
 from config.settings import BotConfig, GroupConfig, Settings
 from errors import GongkaiError, InvalidInput, NotFound
 from scheduler import groups
+from scheduler.templates import KINDS
 from store import open_db, revisions
 
 CONFIG = (
@@ -92,6 +93,14 @@ def test_subscriptions_filter_kinds(db: Database) -> None:
     assert groups.receives(group, "培训通知")
     with pytest.raises(NotFound):
         groups.subscribe(db, "没有这个群", "预警信息")
+
+
+def test_leaving_one_kind_of_every_kind_keeps_the_others(db: Database) -> None:
+    group = groups.unsubscribe(db, "药店-东区", "培训通知")  # [] received every kind
+    assert not groups.receives(group, "培训通知")
+    assert all(groups.receives(group, kind) for kind in KINDS if kind != "培训通知")
+    with pytest.raises(InvalidInput, match="没有订阅"):
+        groups.unsubscribe(db, "药店-东区", "培训通知")
 
 
 def test_find_group_matches_bot_and_chat(db: Database) -> None:
