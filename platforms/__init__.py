@@ -111,6 +111,7 @@ class Platform:
     max_bytes: ClassVar[int] = 4096  # one message's text, UTF-8 bytes
     per_minute: ClassVar[int] = 20  # documented per-bot push limit
     per_second: ClassVar[float] = 0.0  # 0 = no per-second limit beyond per_minute
+    reply_limit_per_chat: ClassVar[bool] = False  # answers are rate-limited per chat: queue them per chat
     receive_keys: ClassVar[tuple[str, ...]] = ()  # all required to receive
     push_keys: ClassVar[tuple[str, ...]] = ()  # all required to push
     optional_keys: ClassVar[tuple[str, ...]] = ()

@@ -86,6 +86,7 @@ class FeishuPlatform(Platform):
     max_bytes: ClassVar[int] = BODY_LIMIT - 2_000
     per_minute: ClassVar[int] = 100
     per_second: ClassVar[float] = 5.0
+    reply_limit_per_chat: ClassVar[bool] = True  # the reply API allows 5/s per chat
     receive_keys: ClassVar[tuple[str, ...]] = ("verification_token", "app_id", "app_secret")
     push_keys: ClassVar[tuple[str, ...]] = ("webhook",)
     optional_keys: ClassVar[tuple[str, ...]] = ("encrypt_key", "api_base", "secret", "max_skew", "bot_open_id")

@@ -555,8 +555,8 @@ api_base = "{api_base}"
 """
 
 
-async def test_end_to_end_mention_is_answered_through_the_reply_api(
-        tmp_path: Path, aiohttp_client: Any, aiohttp_server: Server) -> None:
+async def _feishu_gateway(tmp_path: Path, aiohttp_client: Any, aiohttp_server: Server) -> tuple[Any, FakeFeishu]:
+    """The gateway with one Feishu bot pointed at a fake Feishu, on the demo catalog."""
     from bot import create_app
     from config import load_settings
     from knowledge.catalog import import_file
@@ -571,7 +571,12 @@ async def test_end_to_end_mention_is_answered_through_the_reply_api(
     db = open_db(settings.db)
     import_file(db, str(Path(__file__).resolve().parent.parent / "knowledge" / "data" / "demo_catalog.jsonl"))
     db.close()
-    client = await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings)), fake
+
+
+async def test_end_to_end_mention_is_answered_through_the_reply_api(
+        tmp_path: Path, aiohttp_client: Any, aiohttp_server: Server) -> None:
+    client, fake = await _feishu_gateway(tmp_path, aiohttp_client, aiohttp_server)
     challenge = await client.post("/hooks/feishu/feishu-main", data=CHALLENGE_BODY)
     assert await challenge.json() == {"challenge": "ajls384kdjx98XX"}
     req = delivery(message_event("@_user_1 小饭桌怎么备案", event_id="e2e-1"), stamp=str(int(time.time())))
@@ -588,3 +593,21 @@ async def test_end_to_end_mention_is_answered_through_the_reply_api(
                                  headers=dict(req.headers))
     assert tampered.status == 403 and "Signature" in (await tampered.json())["error"]
     assert fake.token_calls == 1 and len(fake.replies) == 1
+
+
+async def test_a_busy_chat_does_not_hold_up_the_answer_to_another_chat(
+        tmp_path: Path, aiohttp_client: Any, aiohttp_server: Server) -> None:
+    """Twelve questions in one chat, then one in another: the other chat's answer does not wait for the first
+    chat's 5-a-second backlog, and the busy chat's answers keep their order."""
+    client, fake = await _feishu_gateway(tmp_path, aiohttp_client, aiohttp_server)
+    stamp = str(int(time.time()))
+    for n, chat in [*((n, "oc_busy") for n in range(12)), (99, "oc_quiet")]:
+        fake.message_chats[f"om_{n}"] = chat
+        req = delivery(message_event("@_user_1 小饭桌怎么备案", event_id=f"lane-{n}", message_id=f"om_{n}",
+                                     chat_id=chat), stamp=stamp)
+        assert (await client.post("/hooks/feishu/feishu-main", data=req.body, headers=dict(req.headers))).status == 200
+    await fake.wait_replies(13, timeout=10)
+    order = [r["message_id"] for r in fake.replies]
+    assert order.index("om_99") <= 5  # among the busy chat's first second, not after its 12 answers
+    assert [m for m in order if m != "om_99"] == [f"om_{n}" for n in range(12)]
+    assert _most_in_one_second([r["at"] for r in fake.replies if r["message_id"] != "om_99"]) <= 5

@@ -101,12 +101,16 @@ class Gateway:
         return await self.store.run_quick(handle_inbound, self.ctx, event, deferred)
 
     def reply_later(self, platform: Platform, event: Inbound, text: str) -> None:
-        """Queue an answer on its bot's own lane: a slow or failing platform holds up only itself."""
-        lane = self._replies.get(platform.bot)
+        """Queue an answer on its bot's own lane: a slow or failing platform holds up only itself. Where the
+        platform limits replies per chat (Feishu, 5/s), each chat has a lane of its own, with one worker that
+        ends when the lane is empty: a busy chat then holds up only itself, and its answers keep their order."""
+        per_chat = platform.reply_limit_per_chat
+        key = f"{platform.bot}/{event.chat or 'user:' + event.sender}" if per_chat else platform.bot
+        lane = self._replies.get(key)
         if lane is None:
-            lane = self._replies[platform.bot] = asyncio.Queue()
-            for _ in range(_REPLY_WORKERS):
-                self._spawn(self._reply_worker(lane))
+            lane = self._replies[key] = asyncio.Queue()
+            for _ in range(1 if per_chat else _REPLY_WORKERS):
+                self._spawn(self._reply_worker(key, lane, until_empty=per_chat))
         lane.put_nowait((platform, event, text))
         self.answers_pending[platform.bot] = self.answers_pending.get(platform.bot, 0) + 1
 
@@ -118,8 +122,9 @@ class Gateway:
             if platform is not None:
                 self.reply_later(platform, Inbound(**loads(row["event"])), row["text"])
 
-    async def _reply_worker(self, lane: asyncio.Queue[tuple[Platform, Inbound, str]]) -> None:
-        while True:
+    async def _reply_worker(self, key: str, lane: asyncio.Queue[tuple[Platform, Inbound, str]],
+                            until_empty: bool = False) -> None:
+        while not (until_empty and lane.empty()):
             platform, event, text = await lane.get()
             try:
                 status, attempts, error = await self._post_reply(platform, event, text)
@@ -127,6 +132,7 @@ class Gateway:
                 self.answers_pending[platform.bot] -= 1
             # Not awaited: it commits with the next batch all the same, and the worker takes the next answer.
             self.store.submit(_mark_reply, event.platform, event.event_id, status, attempts, error)
+        del self._replies[key]  # a per-chat lane with nothing left: the next answer opens a new one
 
     async def _post_reply(self, platform: Platform, event: Inbound, text: str) -> tuple[str, int, str]:
         """(status, attempts, error): a few quick retries, then give up; a chat answer late is no answer."""
