@@ -1,4 +1,5 @@
-"""Group replies to notices: 收到 / 已下架 / 1 acknowledge the latest notice; 报名 姓名 单位 signs up for training.
+"""Group replies to notices: 收到 / 已下架 / 1 (also 收到，谢谢 / 我们已经下架了) acknowledge the latest notice;
+报名 姓名 单位 signs up for training.
 
 Runs inside handle_inbound's transaction; returns None for anything else so
 the next handler (the enquiry) sees it.
@@ -10,15 +11,19 @@ import re
 
 from sqlite_utils import Database
 
+from disclosure.requests import question_key
 from handlers import Context, Reply, pseudonym
 from platforms import Inbound
 from scheduler import groups, notices
 
-__all__ = ["handle", "ACK_TEXTS"]
+__all__ = ["handle", "acknowledgement"]
 
-ACK_TEXTS = ("收到", "已下架", "1", "已收到", "收到了", "已阅")
 NOTHING_TO_ACKNOWLEDGE = "本群暂无需要回复的通知。"
 _TRIM = " \t\r\n。.！!，,～~"
+# What an acknowledgement says once its courtesies are gone: 收到，谢谢 / 好的收到 / 我们已经全部下架了.
+_COURTESY = re.compile(r"好的|好嘞|谢谢|多谢|感谢|辛苦了|辛苦|我们|本店|我店|已经|全部|都|均|马上|立即|了|啦|哈|嗯|ok|已")
+_ACKNOWLEDGEMENTS = {"收到": "收到", "下架": "已下架", "收到下架": "已下架", "下架收到": "已下架", "阅": "已阅", "读": "已阅",
+                     "1": "1"}
 _SIGNUP = re.compile(r"^报名[\s:：]*(\S+)?\s*(.*)$")
 _CODE = re.compile(r"^(?:确认|收到|已下架)?[\s:：]*(\d+-[0-9A-Za-z]{4})$")  # from groups whose bot cannot read
 
@@ -29,15 +34,21 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     code = _CODE.match(text)
     if code:
         return _ack_by_code(db, code.group(1), pseudonym(ctx.salt, event.platform, event.sender))
-    if text not in ACK_TEXTS and not text.startswith("报名"):
+    ack = acknowledgement(text)
+    if ack is None and not text.startswith("报名"):
         return None
     group = groups.find_group(db, event.bot, event.chat)
     if group is None:  # 收到 from a chat we do not push to acknowledges nothing, and is no question either
-        return Reply(NOTHING_TO_ACKNOWLEDGE, kind="command") if text in ACK_TEXTS and text != "1" else None
+        return Reply(NOTHING_TO_ACKNOWLEDGE, kind="command") if ack not in (None, "1") else None
     who = pseudonym(ctx.salt, event.platform, event.sender)
-    if text in ACK_TEXTS:
-        return _ack(db, group["name"], text, who)
+    if ack is not None:
+        return _ack(db, group["name"], ack, who)
     return _signup(db, group["name"], text, who)
+
+
+def acknowledgement(text: str) -> str | None:
+    """收到, 已下架, 已阅 or 1 when the whole message is one of them, in everyday wording too; else None."""
+    return _ACKNOWLEDGEMENTS.get(_COURTESY.sub("", question_key(text)))
 
 
 def _ack(db: Database, group: str, text: str, who: str) -> Reply | None:

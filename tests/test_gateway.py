@@ -149,7 +149,8 @@ async def test_help_command(client: TestClient, text: str) -> None:
     ("text", "chat", "fragment"),
     [("你好", "chat-1", "您好"), ("您好！", "chat-1", "您好"), ("在吗", "elsewhere", "您好"),
      ("谢谢😊", "chat-1", "不客气"), ("好的", "elsewhere", "不客气"), ("收到", "chat-1", "暂无需要回复"),
-     ("收到", "elsewhere", "暂无需要回复"), ("1", "elsewhere", "太简短"), ("药", "chat-1", "太简短")],
+     ("收到", "elsewhere", "暂无需要回复"), ("收到，谢谢", "chat-1", "暂无需要回复"),
+     ("我们已经下架了", "elsewhere", "暂无需要回复"), ("1", "elsewhere", "太简短"), ("药", "chat-1", "太简短")],
 )
 async def test_small_talk_opens_no_possible_request(client: TestClient, gateway_settings: Settings, text: str,
                                                     chat: str, fragment: str) -> None:

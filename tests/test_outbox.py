@@ -251,7 +251,7 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     recall = rig.db(lambda db: publish(db, to="群0,群1", kind="问题产品下架通知", reply_by="2099-01-01T17:00"))
     await rig.until(all_sent(recall))
     assert rig.db(notices.get_notice, recall)["status"] == "scheduled"  # reminders still to come
-    reply = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("已下架", "c0")))
+    reply = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("我们已经全部下架了，谢谢", "c0")))
     assert reply.kind == "command" and "已确认" in reply.text
     assert rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("你好", "c0"))) is None
     shown = rig.db(notices.show, recall)
@@ -267,6 +267,14 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     usage = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名", "c0")))
     assert "报名格式" in usage.text
     assert [(r["name"], r["org"]) for r in rig.db(notices.roster, training)] == [("张三", "某某餐厅")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("收到", "收到"), ("收到，谢谢", "收到"), ("好的收到！", "收到"), ("已收到", "收到"), ("已下架", "已下架"),
+    ("我们已经全部下架了，谢谢", "已下架"), ("收到，已下架", "已下架"), ("已阅", "已阅"), ("1", "1"),
+    ("收到的通知是什么意思", None), ("下架的产品怎么处理", None), ("谢谢", None), ("好", None)])
+def test_acknowledgements_in_everyday_wording(text: str, expected: str | None) -> None:
+    assert notice_commands.acknowledgement(text) == expected
 
 
 async def test_push_only_groups_confirm_with_a_code_from_any_channel_or_staff(rig: Rig, fake: Any) -> None:
