@@ -29,11 +29,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         verb.add_argument("--json", action="store_true")
 
 
-KIND_TEXT = {"enquiry": "咨询", "complaint": "投诉举报", "command": "命令"}
+KIND_TEXT = {"enquiry": "咨询", "complaint": "投诉举报", "command": "命令", "feedback": "答非所问"}
 
 
 def _line(row: dict[str, Any]) -> str:
-    mark = KIND_TEXT["complaint"] if row["kind"] == "complaint" else "✓" if row["answered"] else "✗"
+    mark = KIND_TEXT[row["kind"]] if row["kind"] in ("complaint", "feedback") else "✓" if row["answered"] else "✗"
     number = f" → {row['request_id']}" if row["request_id"] else ""
     lost = f"  【答复未送达：{row['delivery_error'] or row['delivery']}】" if row["delivery"] in service.UNDELIVERED else ""
     return f"{row['at'][:16].replace('T', ' ')} {row['channel']:<8} {mark} {row['question']}{number}{lost}"

@@ -13,7 +13,7 @@ from store import loads
 
 __all__ = ["KINDS", "UNDELIVERED", "list_enquiries", "enquiry_stats"]
 
-KINDS = ("enquiry", "complaint", "command")
+KINDS = ("enquiry", "complaint", "command", "feedback")  # feedback: 不对 / 答非所问 after an answer
 
 
 UNDELIVERED = ("failed", "dead", "expired")  # a deferred answer that never reached the chat

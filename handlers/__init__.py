@@ -71,7 +71,7 @@ class Context:
 @dataclass(frozen=True, slots=True)
 class Reply:
     text: str
-    kind: str = "enquiry"  # enquiry | complaint | command
+    kind: str = "enquiry"  # enquiry | complaint | command | feedback
     answered: bool = False
     request_id: str | None = None
     matches: list[dict[str, Any]] = field(default_factory=list)
@@ -111,9 +111,9 @@ _HANDLERS: list[Handler] = []
 def _handlers() -> list[Handler]:
     """In order; the first to return a Reply wins. Imported late: the handler modules import this one."""
     if not _HANDLERS:
-        from handlers import commands, enquiry, notice_commands
+        from handlers import commands, enquiry, feedback, notice_commands
 
-        _HANDLERS.extend([commands.handle, notice_commands.handle, enquiry.handle])
+        _HANDLERS.extend([commands.handle, notice_commands.handle, feedback.handle, enquiry.handle])
     return _HANDLERS
 
 

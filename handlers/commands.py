@@ -26,10 +26,14 @@ _HELP = re.compile(
     r"|(你|您|小助手|机器人)?(能|会|可以)(帮我)?(干|做|帮|查)?(点)?(什么|啥|哪些|些什么)(事)?)(呀|啊|呢)?")
 _GREETING = re.compile(
     r"(小助手|助手|机器人)?((大家|各位)?(你|您)好(呀|啊|哇)?|hi|hello|hey|嗨|哈喽|哈啰|哈罗|在吗|在不在|在么|有人吗"
-    r"|有人在吗|早|早安|(早上|上午|中午|下午|晚上)好)(小助手|助手|机器人)?")
+    r"|有人在吗|早|早安|(早上|上午|中午|下午|晚上)好|(你|您)是(谁|哪位|机器人吗?|人吗?|真人吗?|ai吗?)|(你|您)叫(什么|啥)(名字)?"
+    r"|测试|测试一下|test|testing|哈+|呵+|嘻+)(小助手|助手|机器人)?")
 _THANKS = re.compile(
     r"(谢谢|谢谢你|谢谢您|谢了|多谢|感谢|非常感谢|太感谢了|辛苦了|好的|好滴|好嘞|ok|okay|嗯|嗯嗯|哦|噢|知道了|明白了"
-    r"|了解了?|懂了)(啊|呀|哈|啦)?(谢谢)?")
+    r"|了解了?|懂了|再见|拜拜|bye)(啊|呀|哈|啦)?(谢谢|再见)?")
+_HANDOFF = re.compile(r"(我要|我想|请|帮我)?(转|找|要|接)?(人工|真人|客服|人工客服|人工服务|工作人员)(服务)?(吧|呢|啊)?")
+# What some platforms put in place of a picture, voice message or sticker.
+_PLACEHOLDER = re.compile(r"(\[(图片|表情|动画表情|语音|文件|视频|链接|位置|名片|聊天记录|红包|转账|卡片消息)\]\s*)+")
 # A request number is 2026-0007; not a date (2024-12-01) nor a range of years (2013-2014年).
 _NUMBER = re.compile(r"(?<!\d)(20\d{2})\s*[-－—–_]\s*(\d{1,4})(?![\d年月日/.\-－—–])")
 _QUERY_FILLER = re.compile(
@@ -58,10 +62,24 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
         return Reply(texts.GREETING, kind="command")
     if _THANKS.fullmatch(bare):
         return Reply(texts.THANKS, kind="command")
+    if _PLACEHOLDER.fullmatch(text):
+        return Reply(texts.TEXT_ONLY, kind="command")
+    if _HANDOFF.fullmatch(bare):
+        return _handoff(ctx)
     number = _NUMBER.search(text)
     if number and not _QUERY_FILLER.sub("", question_key(text[:number.start()] + text[number.end():])):
         return _status(db, f"{number.group(1)}-{int(number.group(2)):04d}")
     return _subscription_command(db, event, text, bare)
+
+
+def _handoff(ctx: Context) -> Reply:
+    """No human behind the bot: say so, and give the bureau's own contacts when the catalog has them."""
+    from handlers.enquiry import decide
+
+    contact = decide(ctx, "分局联系电话和办公地址")
+    if not contact.answered:
+        return Reply(texts.HANDOFF + texts.HANDOFF_ELSEWHERE, kind="command")
+    return Reply(f"{texts.HANDOFF}\n{contact.text}", kind="command", matches=contact.matches)
 
 
 def _status(db: Database, number: str) -> Reply:

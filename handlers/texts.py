@@ -34,6 +34,20 @@ GREETING = "您好！我是区市场监管（食品药品）信息公开助手�
 
 THANKS = "不客气！还有其他问题，可以随时提问。"
 
+FEEDBACK_NOTHING_BEFORE = "抱歉没能帮到您。可以换个说法再问一次，例如写明事项和地点；发送“帮助”查看用法。"
+
+
+def feedback_registered(question: str, request_id: str) -> str:
+    return (f"抱歉刚才的回答没能帮到您。您的问题“{question}”已登记，编号 {request_id}，工作人员将核实后与您联系；"
+            f"发送“查询 {request_id}”可了解进度。")
+
+
+TEXT_ONLY = "目前只能识别文字。请用文字描述您想了解的事项，例如“小饭桌怎么备案”。"
+
+HANDOFF = "我是自动回复的信息公开助手，不能转接人工。需要与工作人员联系的，请拨打电话或到办事窗口："
+
+HANDOFF_ELSEWHERE = "可拨打12345政务服务便民热线转接本局，投诉举报请拨打12315。"
+
 
 def citation(match: Mapping[str, Any]) -> str:
     """Title, category, date and link of one catalog item."""

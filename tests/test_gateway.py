@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from bot import create_app
 from config import load_settings
 from config.settings import Settings
+from disclosure.enquiries import list_enquiries
 from knowledge.catalog import import_file, import_items
 from platforms.webhook import sign
 from store import open_db
@@ -150,7 +151,9 @@ async def test_help_command(client: TestClient, text: str) -> None:
     [("你好", "chat-1", "您好"), ("您好！", "chat-1", "您好"), ("在吗", "elsewhere", "您好"),
      ("谢谢😊", "chat-1", "不客气"), ("好的", "elsewhere", "不客气"), ("收到", "chat-1", "暂无需要回复"),
      ("收到", "elsewhere", "暂无需要回复"), ("收到，谢谢", "chat-1", "暂无需要回复"),
-     ("我们已经下架了", "elsewhere", "暂无需要回复"), ("1", "elsewhere", "太简短"), ("药", "chat-1", "太简短")],
+     ("我们已经下架了", "elsewhere", "暂无需要回复"), ("1", "elsewhere", "太简短"), ("药", "chat-1", "太简短"),
+     ("你是机器人吗", "chat-1", "信息公开助手"), ("测试", "elsewhere", "您好"), ("再见", "chat-1", "不客气"),
+     ("[图片]", "chat-1", "只能识别文字"), ("转人工", "chat-1", "联系电话"), ("不对", "chat-1", "换个说法")],
 )
 async def test_small_talk_opens_no_possible_request(client: TestClient, gateway_settings: Settings, text: str,
                                                     chat: str, fragment: str) -> None:
@@ -239,6 +242,26 @@ async def test_catalog_change_from_another_process_is_picked_up(
 def test_settings_are_frozen(gateway_settings: Settings) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         gateway_settings.db = "x"  # type: ignore[misc]
+
+
+async def test_a_wrong_answer_reported_by_the_asker_goes_to_staff(client: TestClient,
+                                                                   gateway_settings: Settings) -> None:
+    """答非所问 right after an answer: the question the catalog answered wrongly becomes a possible request."""
+    answered = await (await client.post("/hooks/webhook/open", json=event("小饭桌怎么备案", "fb-1"))).json()
+    assert answered["answered"] is True and answered["request_id"] is None
+    body = await (await client.post("/hooks/webhook/open", json=event("答非所问！", "fb-2"))).json()
+    number = body["request_id"]
+    assert number and "小饭桌怎么备案" in body["reply"] and number in body["reply"]
+    again = await (await client.post("/hooks/webhook/open", json=event("不对", "fb-3"))).json()
+    assert again["request_id"] == number  # the same question, the same number
+    other = await (await client.post("/hooks/webhook/open", json=event("不对", "fb-4", sender="u2"))).json()
+    assert other["request_id"] is None  # someone else's answer is not theirs to report
+    db = open_db(gateway_settings.db)
+    try:
+        assert [r["question"] for r in db["requests"].rows] == ["小饭桌怎么备案"]
+        assert [r["question"] for r in list_enquiries(db, kind="feedback")] == ["不对", "不对", "答非所问！"]
+    finally:
+        db.close()
 
 
 async def test_subscribe_and_unsubscribe_commands(client: TestClient, gateway_settings: Settings) -> None:
