@@ -174,6 +174,25 @@ def test_undelivered_answers_are_listed_with_why(db: Path, run: Runner) -> None:
     assert "答复未送达 1 条" in run("enquiries", "stats", db=db).stdout
 
 
+def test_answers_reported_wrong_are_listed_as_feedback(db: Path, run: Runner) -> None:
+    from handlers import Context, handle_inbound, installation_salt
+    from knowledge import Knowledge
+    from knowledge.catalog import all_items, import_file
+    from platforms import Inbound
+    from store import open_db, transaction
+
+    conn = open_db(db)
+    import_file(conn, str(DEMO))
+    with transaction(conn):
+        ctx = Context(knowledge=Knowledge.build(all_items(conn)), salt=installation_salt(conn))
+        for n, text in enumerate(("小饭桌怎么备案", "答非所问")):
+            handle_inbound(conn, ctx, Inbound("webhook", "w", f"f{n}", text, chat="c", sender="u"))
+    conn.close()
+    text = run("enquiries", "list", "--kind", "feedback", db=db).stdout
+    assert "答非所问 答非所问" in text and "→ 20" in text and "小饭桌" not in text
+    assert "答非所问 1" in run("enquiries", "stats", db=db).stdout
+
+
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         bot.main(["--help"])
