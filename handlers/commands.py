@@ -18,7 +18,7 @@ from platforms import Inbound
 from scheduler import groups
 from scheduler.templates import KINDS
 
-__all__ = ["handle", "category_of"]
+__all__ = ["handle", "category_of", "QUESTION_WORDS"]
 
 _HELP = re.compile(
     r"(请问)?(帮助|help|菜单|功能|功能列表|(有)?(什么|哪些)功能|用法|使用说明|使用方法|说明|指令|命令"
@@ -46,7 +46,7 @@ _UNSUBSCRIBE = re.compile(
     r"|别再?推送?|不想再?(收到?|接收|看到?))(一下)?(?P<what>.+?)(了|啦|吧|谢谢)*")
 _SUBSCRIPTIONS = re.compile(r"(查看|查询|看看|看一下)?(本群|我们|我|这个群)?(的)?(订阅|订阅了(什么|哪些|啥)(类别|通知)?)(呢|吗)?")
 _CATEGORY_FILLER = re.compile(r"通知|信息|消息|推送|提醒|类别|类|相关|这些|的")
-_QUESTION = re.compile(r"怎么|如何|吗|么|什么|哪|为啥|为什么|能否|可以|[?？]")
+QUESTION_WORDS = re.compile(r"怎么|如何|吗|么|什么|哪|为啥|为什么|能否|可以|[?？]")
 # Everyday words for a notice category, beside any unambiguous part of its name.
 _CATEGORY_WORDS = {"培训": "培训通知", "预警": "预警信息", "风险": "预警信息", "警示": "预警信息", "下架": "问题产品下架通知",
                    "召回": "问题产品下架通知", "问题产品": "问题产品下架通知", "整治": "专项整治", "专项": "专项整治",
@@ -100,7 +100,7 @@ def _subscription_command(db: Database, event: Inbound, text: str, bare: str) ->
         category = category_of(word)
         if category is not None:
             return _change(db, event, explicit.group(1) == "订阅", category)
-        if _QUESTION.search(text):
+        if QUESTION_WORDS.search(text):
             return None  # 订阅号怎么注册: a question, not a command
         return Reply(texts.unknown_category(word, KINDS), kind="command")
     for pattern, subscribe in ((_UNSUBSCRIBE, False), (_SUBSCRIBE, True)):

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from disclosure.requests import question_key
 from handlers import Context, Reply, pseudonym
+from handlers.commands import QUESTION_WORDS
 from platforms import Inbound
 from scheduler import groups, notices
 
@@ -35,7 +36,8 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     if code:
         return _ack_by_code(db, code.group(1), pseudonym(ctx.salt, event.platform, event.sender))
     ack = acknowledgement(text)
-    if ack is None and not text.startswith("报名"):
+    signup = text.startswith("报名") and not QUESTION_WORDS.search(text)  # 报名要带什么材料 is a question
+    if ack is None and not signup:
         return None
     group = groups.find_group(db, event.bot, event.chat)
     if group is None:  # 收到 from a chat we do not push to acknowledges nothing, and is no question either

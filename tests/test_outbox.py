@@ -266,6 +266,7 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     assert "报名成功" in reply.text
     usage = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名", "c0")))
     assert "报名格式" in usage.text
+    assert rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名要带什么材料？", "c0"))) is None
     assert [(r["name"], r["org"]) for r in rig.db(notices.roster, training)] == [("张三", "某某餐厅")]
 
 
