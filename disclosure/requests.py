@@ -7,6 +7,7 @@ does not start the statutory clock: staff confirm receipt (`accept`, 收到日),
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
@@ -66,6 +67,7 @@ _REPLY_DAYS_BEFORE_2019 = 15  # 2008 text, requests received before 2019-05-15
 _NEW_RULES_FROM = date(2019, 5, 15)
 
 
+@functools.lru_cache(maxsize=4096)  # each handler of an inbound message asks for it
 def question_key(question: str) -> str:
     """The question without width, case, spaces and punctuation: what 'the same question' means."""
     return _NOISE.sub("", unicodedata.normalize("NFKC", question).lower())
