@@ -106,6 +106,16 @@ def get_request(db: Database, number: str, today: date | None = None) -> dict[st
     return _with_overdue(_as_dict(cursor, row), today or clock.now().date())
 
 
+def requests_of(db: Database, sender: str, limit: int = 5, today: date | None = None) -> list[dict[str, Any]]:
+    """The newest possible requests one (pseudonymous) sender opened: for 我的申请到哪了 without a number."""
+    if not sender:
+        return []
+    cursor = db.execute("SELECT * FROM requests WHERE sender = ? ORDER BY created_at DESC, seq DESC LIMIT ?",
+                        [sender, limit])
+    day = today or clock.now().date()
+    return [_with_overdue(_as_dict(cursor, row), day) for row in cursor.fetchall()]
+
+
 def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip([column[0] for column in cursor.description], row))
 

@@ -11,9 +11,9 @@ import re
 
 from sqlite_utils import Database
 
-from disclosure.requests import get_request, question_key
+from disclosure.requests import get_request, question_key, requests_of
 from errors import InvalidInput, NotFound
-from handlers import Context, Reply, texts
+from handlers import Context, Reply, pseudonym, texts
 from platforms import Inbound
 from scheduler import groups
 from scheduler.templates import KINDS
@@ -28,17 +28,20 @@ _GREETING = re.compile(
     r"(小助手|助手|机器人)?((大家|各位)?(你|您)好(呀|啊|哇)?|hi|hello|hey|嗨|哈喽|哈啰|哈罗|在吗|在不在|在么|有人吗"
     r"|有人在吗|早|早安|(早上|上午|中午|下午|晚上)好|(你|您)是(谁|哪位|机器人吗?|人吗?|真人吗?|ai吗?)|(你|您)叫(什么|啥)(名字)?"
     r"|测试|测试一下|test|testing|哈+|呵+|嘻+)(小助手|助手|机器人)?")
-_THANKS = re.compile(
-    r"(谢谢|谢谢你|谢谢您|谢了|多谢|感谢|非常感谢|太感谢了|辛苦了|好的|好滴|好嘞|ok|okay|嗯|嗯嗯|哦|噢|知道了|明白了"
-    r"|了解了?|懂了|再见|拜拜|bye)(啊|呀|哈|啦)?(谢谢|再见)?")
+_THANKS = re.compile(r"(好的)?(谢谢|谢谢你|谢谢您|谢了|多谢|感谢|非常感谢|太感谢了|辛苦了|辛苦)(啊|呀|哈|啦)?(再见)?")
+_OKAY = re.compile(
+    r"(好的|好滴|好嘞|好吧|ok|okay|嗯+|哦+|噢|知道了|明白了|了解了?|懂了|是的|对的|没错|行|可以|再见|拜拜|bye)(啊|呀|哈|啦)?"
+    r"(再见|拜拜)?")
 _HANDOFF = re.compile(r"(我要|我想|请|帮我)?(转|找|要|接)?(人工|真人|客服|人工客服|人工服务|工作人员)(服务)?(吧|呢|啊)?")
 # What some platforms put in place of a picture, voice message or sticker.
 _PLACEHOLDER = re.compile(r"(\[(图片|表情|动画表情|语音|文件|视频|链接|位置|名片|聊天记录|红包|转账|卡片消息)\]\s*)+")
 # A request number is 2026-0007; not a date (2024-12-01) nor a range of years (2013-2014年).
 _NUMBER = re.compile(r"(?<!\d)(20\d{2})\s*[-－—–_]\s*(\d{1,4})(?![\d年月日/.\-－—–])")
 _QUERY_FILLER = re.compile(
-    r"查询|查一下|查下|查查|查|看看|看一下|帮我|请问|麻烦|我的|我们的|这个|编号|单号|号码|申请|问题|线索|进度|状态|结果"
+    r"查询|查一下|查下|查查|查|看看|看一下|帮我|请问|麻烦|我的|我们的|我问的|我提的|我问|这个|编号|单号|号码|申请|问题|线索"
+    r"|进度|状态|结果|有|是多少|多少|几号"
     r"|处理|办理|答复|回复|情况|到哪一步|到哪|怎么样|如何|办得|了没|没有|谢谢|一下|号|呢|吗|啊|呀|的|了|是")
+_STATUS_WORD = re.compile(r"查|进度|到哪|结果|答复|回复|编号|单号|状态")
 _EXPLICIT = re.compile(r"^\s*(订阅|退订|取消订阅)\s*[:：]?\s*(.*?)\s*$")
 _SUBSCRIBE = re.compile(r"(我想|我要|想|要|请|帮我|麻烦|给本群|本群)?(订阅|订|关注|开通)(一下)?(?P<what>.+?)(吧|谢谢)?")
 _UNSUBSCRIBE = re.compile(
@@ -62,6 +65,8 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
         return Reply(texts.GREETING, kind="command")
     if _THANKS.fullmatch(bare):
         return Reply(texts.THANKS, kind="command")
+    if _OKAY.fullmatch(bare):
+        return Reply(texts.OKAY, kind="command")
     if _PLACEHOLDER.fullmatch(text):
         return Reply(texts.TEXT_ONLY, kind="command")
     if _HANDOFF.fullmatch(bare):
@@ -69,6 +74,8 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     number = _NUMBER.search(text)
     if number and not _QUERY_FILLER.sub("", question_key(text[:number.start()] + text[number.end():])):
         return _status(db, f"{number.group(1)}-{int(number.group(2)):04d}")
+    if not number and _STATUS_WORD.search(bare) and not _QUERY_FILLER.sub("", bare):  # 我的申请到哪了
+        return _own_requests(db, ctx, event)
     return _subscription_command(db, event, text, bare)
 
 
@@ -80,6 +87,12 @@ def _handoff(ctx: Context) -> Reply:
     if not contact.answered:
         return Reply(texts.HANDOFF + texts.HANDOFF_ELSEWHERE, kind="command")
     return Reply(f"{texts.HANDOFF}\n{contact.text}", kind="command", matches=contact.matches)
+
+
+def _own_requests(db: Database, ctx: Context, event: Inbound) -> Reply:
+    """Status asked without a number: the asker's own latest possible requests, found by their pseudonym."""
+    mine = requests_of(db, pseudonym(ctx.salt, event.platform, event.sender))
+    return Reply(texts.own_requests(mine), kind="command")
 
 
 def _status(db: Database, number: str) -> Reply:

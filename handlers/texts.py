@@ -34,6 +34,8 @@ GREETING = "您好！我是区市场监管（食品药品）信息公开助手�
 
 THANKS = "不客气！还有其他问题，可以随时提问。"
 
+OKAY = "好的。还有其他问题，可以随时提问。"
+
 FEEDBACK_NOTHING_BEFORE = "抱歉没能帮到您。可以换个说法再问一次，例如写明事项和地点；发送“帮助”查看用法。"
 
 
@@ -106,6 +108,17 @@ def request_status(request: Mapping[str, Any]) -> str:
     if request.get("note"):
         text += f"\n说明：{request['note']}"
     return text
+
+
+def own_requests(requests: Sequence[Mapping[str, Any]]) -> str:
+    if not requests:
+        return "没有找到您登记的问题。查询进度请附上编号，例如“查询 2026-0007”。"
+    lines = [f"编号 {r['id']}：{REQUEST_STATUS.get(r['status'], r['status'])}（{_clip(r['question'])}）" for r in requests]
+    return "您最近登记的问题：\n" + "\n".join(lines) + "\n发送“查询 编号”查看详情。"
+
+
+def _clip(text: str, size: int = 20) -> str:
+    return text if len(text) <= size else text[:size] + "…"
 
 
 def request_not_found(number: str) -> str:

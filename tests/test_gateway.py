@@ -134,6 +134,18 @@ async def test_status_query_command(client: TestClient) -> None:
         assert number in body["reply"] and "待甄别" in body["reply"], text
 
 
+async def test_status_without_a_number_lists_the_askers_own_requests(client: TestClient,
+                                                                      gateway_settings: Settings) -> None:
+    opened = await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "own-1"))).json()
+    for i, text in enumerate(["查询", "我的申请到哪了", "我问的问题有回复了吗", "编号多少"]):
+        body = await (await client.post("/hooks/webhook/open", json=event(text, f"own-q{i}"))).json()
+        assert opened["request_id"] in body["reply"] and "驾照怎么换证" in body["reply"], text
+        assert body["request_id"] is None
+    stranger = await (await client.post("/hooks/webhook/open", json=event("查进度", "own-x", sender="u9"))).json()
+    assert "没有找到您登记的问题" in stranger["reply"] and opened["request_id"] not in stranger["reply"]
+    assert count(gateway_settings, "requests") == 1  # none of these asks opened a request of its own
+
+
 @pytest.mark.parametrize("text", ["2013-2014年的抽检结果", "2014-2015抽检结果", "2024-12-01的检查通报"])
 async def test_years_and_dates_are_not_request_numbers(client: TestClient, text: str) -> None:
     body = await (await client.post("/hooks/webhook/open", json=event(text))).json()
@@ -149,10 +161,10 @@ async def test_help_command(client: TestClient, text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "chat", "fragment"),
     [("你好", "chat-1", "您好"), ("您好！", "chat-1", "您好"), ("在吗", "elsewhere", "您好"),
-     ("谢谢😊", "chat-1", "不客气"), ("好的", "elsewhere", "不客气"), ("收到", "chat-1", "暂无需要回复"),
+     ("谢谢😊", "chat-1", "不客气"), ("好的", "elsewhere", "随时提问"), ("是的", "chat-1", "随时提问"), ("收到", "chat-1", "暂无需要回复"),
      ("收到", "elsewhere", "暂无需要回复"), ("收到，谢谢", "chat-1", "暂无需要回复"),
      ("我们已经下架了", "elsewhere", "暂无需要回复"), ("1", "elsewhere", "太简短"), ("药", "chat-1", "太简短"),
-     ("你是机器人吗", "chat-1", "信息公开助手"), ("测试", "elsewhere", "您好"), ("再见", "chat-1", "不客气"),
+     ("你是机器人吗", "chat-1", "信息公开助手"), ("测试", "elsewhere", "您好"), ("再见", "chat-1", "随时提问"),
      ("[图片]", "chat-1", "只能识别文字"), ("转人工", "chat-1", "联系电话"), ("不对", "chat-1", "换个说法")],
 )
 async def test_small_talk_opens_no_possible_request(client: TestClient, gateway_settings: Settings, text: str,
