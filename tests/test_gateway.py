@@ -164,7 +164,8 @@ async def test_help_command(client: TestClient, text: str) -> None:
      ("谢谢😊", "chat-1", "不客气"), ("好的", "elsewhere", "随时提问"), ("是的", "chat-1", "随时提问"), ("收到", "chat-1", "暂无需要回复"),
      ("收到", "elsewhere", "暂无需要回复"), ("收到，谢谢", "chat-1", "暂无需要回复"),
      ("我们已经下架了", "elsewhere", "暂无需要回复"), ("1", "elsewhere", "太简短"), ("药", "chat-1", "太简短"),
-     ("你是机器人吗", "chat-1", "信息公开助手"), ("测试", "elsewhere", "您好"), ("再见", "chat-1", "随时提问"),
+     ("你是机器人吗", "chat-1", "信息公开助手"), ("大家早上好", "chat-1", "您好"), ("好的好的", "chat-1", "随时提问"),
+     ("谢谢领导", "elsewhere", "不客气"), ("测试", "elsewhere", "您好"), ("再见", "chat-1", "随时提问"),
      ("[图片]", "chat-1", "只能识别文字"), ("转人工", "chat-1", "联系电话"), ("不对", "chat-1", "换个说法")],
 )
 async def test_small_talk_opens_no_possible_request(client: TestClient, gateway_settings: Settings, text: str,

@@ -271,7 +271,7 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("收到", "收到"), ("收到，谢谢", "收到"), ("好的收到！", "收到"), ("已收到", "收到"), ("已下架", "已下架"),
+    ("收到", "收到"), ("收到收到", "收到"), ("收到，谢谢", "收到"), ("好的收到！", "收到"), ("已收到", "收到"), ("已下架", "已下架"),
     ("我们已经全部下架了，谢谢", "已下架"), ("收到，已下架", "已下架"), ("已阅", "已阅"), ("1", "1"),
     ("收到的通知是什么意思", None), ("下架的产品怎么处理", None), ("谢谢", None), ("好", None)])
 def test_acknowledgements_in_everyday_wording(text: str, expected: str | None) -> None:
