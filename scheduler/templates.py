@@ -13,7 +13,8 @@ import clock
 from errors import InvalidInput
 from platforms import Message
 
-__all__ = ["KINDS", "FIELDS", "REQUIRED", "DATE_FIELDS", "check_fields", "parse_when", "render", "ACK_WORDS"]
+__all__ = ["KINDS", "FIELDS", "REQUIRED", "DATE_FIELDS", "check_fields", "parse_when", "show_field", "render",
+           "ACK_WORDS"]
 
 KINDS: tuple[str, ...] = ("通知公告", "培训通知", "预警信息", "问题产品下架通知", "专项整治", "自查提醒")
 FIELDS: dict[str, dict[str, str]] = {
@@ -70,7 +71,8 @@ def parse_when(text: str, what: str = "时间") -> datetime:
     return moment.astimezone(clock.TZ)
 
 
-def _show(name: str, value: str) -> str:
+def show_field(name: str, value: str) -> str:
+    """A field as people read it: dates in Chinese, the rest verbatim."""
     if name in DATE_FIELDS:
         try:
             return parse_when(value).strftime("%Y年%m月%d日 %H:%M").replace(" 00:00", "")
@@ -85,7 +87,7 @@ def render(notice: Mapping[str, Any], reminder: str = "", ack_code: str = "") ->
     `ack_code`: for a group whose bot cannot read replies, the code to confirm with elsewhere."""
     kind, fields = notice["kind"], notice.get("fields") or {}
     title = f"{reminder}：{notice['title']}" if reminder else f"{kind}：{notice['title']}"
-    lines = [f"**{label}**：{_show(name, fields[name])}" for name, label in FIELDS[kind].items() if fields.get(name)]
+    lines = [f"**{label}**：{show_field(name, fields[name])}" for name, label in FIELDS[kind].items() if fields.get(name)]
     parts = ["\n".join(lines)] if lines else []
     parts.append(notice["body"])
     tail = [_RECALL_LINE] if kind == "问题产品下架通知" else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from datetime import datetime
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,10 +15,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+import clock
 from config.settings import GroupConfig, SchedulerConfig, Settings
 from errors import InvalidInput, PermanentError, RateLimited, TemporaryError
 from handlers import Context
-from handlers import notice_commands
+from handlers import notice_commands, notice_questions
 from platforms import Inbound, Message, Platform, Target, split_utf8
 from platforms.limiter import Limiter
 from scheduler import Scheduler, groups, jobs, notices, outbox
@@ -268,6 +270,29 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     assert "报名格式" in usage.text
     assert rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名要带什么材料？", "c0"))) is None
     assert [(r["name"], r["org"]) for r in rig.db(notices.roster, training)] == [("张三", "某某餐厅")]
+
+
+async def test_questions_about_the_latest_notice_are_answered_from_its_fields(rig: Rig, fake: Any) -> None:
+    await rig.start()
+    training = rig.db(lambda db: publish(db, to="群0", kind="培训通知", start="2099-02-01T09:30",
+                                         place="区政务中心3楼会议室", contact="王科长"))
+    recall = rig.db(lambda db: publish(db, to="群0", kind="问题产品下架通知", product="某牌面膜", batch="20261101"))
+    await rig.until(finished(training))
+    await rig.until(all_sent(recall))
+
+    def ask(text: str, chat: str = "c0") -> str | None:
+        reply = rig.db(lambda db: notice_questions.handle(db, ctx(), inbound(text, chat)))
+        return None if reply is None else reply.text
+
+    assert ask("培训在哪里？") == "《标题》培训地点：区政务中心3楼会议室"
+    assert ask("培训几点开始") == "《标题》培训时间：2099年02月01日 09:30"
+    assert ask("培训找谁联系") == "《标题》联系人：王科长"
+    assert ask("下架的是哪批") == "《标题》生产日期/批号：20261101"
+    assert ask("培训谁参加") is None  # no audience given: the catalog may know
+    assert ask("小饭桌在哪里备案") is None  # not about a notice
+    assert ask("培训在哪里？", "c1") is None  # this group got no training
+    after = Context(knowledge=None, salt=b"test", now=lambda: datetime(2099, 2, 3, tzinfo=clock.TZ))  # type: ignore[arg-type]
+    assert rig.db(lambda db: notice_questions.handle(db, after, inbound("培训在哪里？", "c0"))) is None  # over
 
 
 @pytest.mark.parametrize(("text", "expected"), [
