@@ -45,6 +45,7 @@ _QUERY_FILLER = re.compile(
     r"查询|查一下|查下|查查|查|看看|看一下|帮我|请问|麻烦|我的|我们的|我问的|我提的|我问|这个|编号|单号|号码|申请|问题|线索"
     r"|进度|状态|结果|有|是多少|多少|几号"
     r"|处理|办理|答复|回复|情况|到哪一步|到哪|怎么样|如何|办得|了没|没有|谢谢|一下|号|呢|吗|啊|呀|的|了|是")
+_NO_REPLY = re.compile(r"(为什么|为啥|怎么|咋)?(还)?(不|没|没有|没人)(人)?(回复|答复|回|理|联系)(我|我们)?(呢|啊|吗|呀)?")
 _STATUS_WORD = re.compile(r"查|进度|到哪|结果|答复|回复|编号|单号|状态")
 _EXPLICIT = re.compile(r"^\s*(订阅|退订|取消订阅)\s*[:：]?\s*(.*?)\s*$")
 _SUBSCRIBE = re.compile(r"(我想|我要|想|要|请|帮我|麻烦|给本群|本群)?(订阅|订|关注|开通)(一下)?(?P<what>.+?)(吧|谢谢)?")
@@ -74,8 +75,8 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     number = _NUMBER.search(text)
     if number and not _QUERY_FILLER.sub("", question_key(text[:number.start()] + text[number.end():])):
         return _status(db, f"{number.group(1)}-{int(number.group(2)):04d}")
-    if not number and _STATUS_WORD.search(bare) and not _QUERY_FILLER.sub("", bare):  # 我的申请到哪了
-        return _own_requests(db, ctx, event)
+    if not number and (_STATUS_WORD.search(bare) and not _QUERY_FILLER.sub("", bare) or _NO_REPLY.fullmatch(bare)):
+        return _own_requests(db, ctx, event)  # 我的申请到哪了, 为什么还没人回复我
     return _subscription_command(db, event, text, bare)
 
 

@@ -137,7 +137,7 @@ async def test_status_query_command(client: TestClient) -> None:
 async def test_status_without_a_number_lists_the_askers_own_requests(client: TestClient,
                                                                       gateway_settings: Settings) -> None:
     opened = await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "own-1"))).json()
-    for i, text in enumerate(["查询", "我的申请到哪了", "我问的问题有回复了吗", "编号多少"]):
+    for i, text in enumerate(["查询", "我的申请到哪了", "我问的问题有回复了吗", "编号多少", "为什么还没人回复我"]):
         body = await (await client.post("/hooks/webhook/open", json=event(text, f"own-q{i}"))).json()
         assert opened["request_id"] in body["reply"] and "驾照怎么换证" in body["reply"], text
         assert body["request_id"] is None
