@@ -111,10 +111,10 @@ _HANDLERS: list[Handler] = []
 def _handlers() -> list[Handler]:
     """In order; the first to return a Reply wins. Imported late: the handler modules import this one."""
     if not _HANDLERS:
-        from handlers import commands, enquiry, feedback, notice_commands, notice_questions
+        from handlers import commands, enquiry, feedback, notice_commands, notice_questions, small_talk
 
-        _HANDLERS.extend([commands.handle, notice_commands.handle, notice_questions.handle, feedback.handle,
-                          enquiry.handle])
+        _HANDLERS.extend([commands.handle, small_talk.handle, notice_commands.handle, notice_questions.handle,
+                          feedback.handle, enquiry.handle])
     return _HANDLERS
 
 

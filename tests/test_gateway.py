@@ -257,6 +257,21 @@ def test_settings_are_frozen(gateway_settings: Settings) -> None:
         gateway_settings.db = "x"  # type: ignore[misc]
 
 
+def test_a_mention_with_nothing_after_it_asks_for_the_question(tmp_path: Path) -> None:
+    """@bot alone reaches the handlers as "": the answer asks what they want to know, and opens nothing."""
+    from handlers import Context, handle_inbound, installation_salt, texts
+    from knowledge import Knowledge
+    from platforms import Inbound
+    from store import transaction
+
+    db = open_db(tmp_path / "g.db")
+    with transaction(db):
+        ctx = Context(knowledge=Knowledge.build([]), salt=installation_salt(db))
+        reply, _ = handle_inbound(db, ctx, Inbound("onebot", "qq", "1:1", "", chat="100", sender="200"))
+    assert reply.text == texts.NOT_UNDERSTOOD and db["requests"].count == 0
+    db.close()
+
+
 async def test_a_wrong_answer_reported_by_the_asker_goes_to_staff(client: TestClient,
                                                                    gateway_settings: Settings) -> None:
     """答非所问 right after an answer: the question the catalog answered wrongly becomes a possible request."""
