@@ -315,13 +315,15 @@ def fake(clock: Clock) -> FakeFeishu:
 
 
 async def platform_for(aiohttp_server: Server, fake: FakeFeishu, clock: Clock, hook: str = HOOK,
-                       **options: Any) -> FeishuPlatform:
+                       timeout: float = 0.2, **options: Any) -> FeishuPlatform:
+    """`timeout` is short so that scripted delays time out quickly; tests of rates, which open many connections
+    at once on a loaded machine, give more."""
     server = await aiohttp_server(fake.app())
     base = str(server.make_url("/")).rstrip("/")
     opts = {"webhook": f"{base}/open-apis/bot/v2/hook/{hook}", "secret": HOOK_SECRET, "verification_token": VT,
             "encrypt_key": EK, "app_id": "cli_a", "app_secret": APP_SECRET, "api_base": base, **options}
     plat = FeishuPlatform("fs", {k: v for k, v in opts.items() if v is not None})
-    plat.clock, plat.timeout = clock, 0.2
+    plat.clock, plat.timeout = clock, timeout
     return plat
 
 
@@ -481,7 +483,7 @@ def _most_in_one_second(times: list[float]) -> int:
 
 async def test_a_busy_chat_gets_at_most_five_replies_a_second(
         aiohttp_server: Server, fake: FakeFeishu, clock: Clock, http: aiohttp.ClientSession) -> None:
-    plat = await platform_for(aiohttp_server, fake, clock)
+    plat = await platform_for(aiohttp_server, fake, clock, timeout=5.0)
     events = [_chat_event(plat, fake, n, "oc_busy") for n in range(8)]
     started = time.monotonic()
     await asyncio.gather(*[plat.reply(http, event, f"回答{n}") for n, event in enumerate(events)])
@@ -492,7 +494,7 @@ async def test_a_busy_chat_gets_at_most_five_replies_a_second(
 
 async def test_a_busy_chat_does_not_hold_up_another(
         aiohttp_server: Server, fake: FakeFeishu, clock: Clock, http: aiohttp.ClientSession) -> None:
-    plat = await platform_for(aiohttp_server, fake, clock)
+    plat = await platform_for(aiohttp_server, fake, clock, timeout=5.0)
     for n in range(5):
         await plat.reply(http, _chat_event(plat, fake, n, "oc_busy"), "回答")
     started = time.monotonic()
@@ -515,7 +517,7 @@ def test_quiet_chats_are_forgotten_busy_ones_kept(monkeypatch: pytest.MonkeyPatc
 
 async def test_replies_stay_under_fifty_a_second_per_app(
         aiohttp_server: Server, fake: FakeFeishu, clock: Clock, http: aiohttp.ClientSession) -> None:
-    plat = await platform_for(aiohttp_server, fake, clock)
+    plat = await platform_for(aiohttp_server, fake, clock, timeout=5.0)
     events = [_chat_event(plat, fake, n, f"oc_{n % 12}") for n in range(60)]  # 12 chats x 5: only the app limit
     await asyncio.gather(*[plat.reply(http, event, "回答") for event in events])
     assert len(fake.replies) == 60  # none refused with 99991400: the fake allows 50 per second per app
