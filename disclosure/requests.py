@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlite_utils import Database
 
 import clock
 from errors import InvalidInput, NotFound
+from knowledge.lexicon import normalize
 from store import dumps, insert_row
 
 __all__ = [
@@ -69,8 +69,9 @@ _NEW_RULES_FROM = date(2019, 5, 15)
 
 @functools.lru_cache(maxsize=4096)  # each handler of an inbound message asks for it
 def question_key(question: str) -> str:
-    """The question without width, case, spaces and punctuation: what 'the same question' means."""
-    return _NOISE.sub("", unicodedata.normalize("NFKC", question).lower())
+    """The question without width, case, script (traditional reads as simplified), spaces and punctuation: what
+    'the same question' means, and what the chat commands read."""
+    return _NOISE.sub("", normalize(question))
 
 
 def open_possible_request(db: Database, question: str, sender: str, channel: str, bot: str, chat: str,

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from disclosure.requests import get_request, question_key, requests_of
 from errors import InvalidInput, NotFound
 from handlers import Context, Reply, pseudonym, texts
+from knowledge.lexicon import normalize
 from platforms import Inbound
 from scheduler import groups
 from scheduler.templates import KINDS
@@ -46,7 +47,7 @@ _CATEGORY_WORDS = {"培训": "培训通知", "预警": "预警信息", "风险":
 
 
 def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
-    text = event.text.strip()
+    text = normalize(event.text.strip())  # 查詢, 訂閱 read as 查询, 订阅
     bare = question_key(text)  # no spaces, punctuation or emoji; lower case, half width
     if not bare and text or _HELP.fullmatch(bare):  # "?" alone is all punctuation
         return Reply(texts.HELP, kind="command")

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from disclosure.requests import question_key
 from handlers import Context, Reply, pseudonym
 from handlers.commands import QUESTION_WORDS
+from knowledge.lexicon import normalize
 from platforms import Inbound
 from scheduler import groups, notices
 
@@ -32,7 +33,7 @@ _CODE = re.compile(r"^(?:确认|收到|已下架)?[\s:：]*(\d+-[0-9A-Za-z]{4})$
 
 def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     """Answer an acknowledgement or a registration from a known group; None lets the enquiry handler try."""
-    text = event.text.strip(_TRIM)
+    text = normalize(event.text).strip(_TRIM)  # 報名 reads as 报名
     code = _CODE.match(text)
     if code:
         return _ack_by_code(db, code.group(1), pseudonym(ctx.salt, event.platform, event.sender))

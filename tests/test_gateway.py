@@ -67,6 +67,9 @@ def event(text: str, event_id: str = "e1", sender: str = "u1", chat: str = "chat
     return {"event_id": event_id, "chat_id": chat, "sender": sender, "text": text}
 
 
+_FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")  # as some phone keyboards type them
+
+
 def count(settings: Settings, table: str) -> int:
     db = open_db(settings.db)
     try:
@@ -128,7 +131,7 @@ async def test_status_query_command(client: TestClient) -> None:
     opened = await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "q1"))).json()
     number = opened["request_id"]
     asks = [f"查询{number}", f"查一下 {number} 的进度", number, f"编号{number}", f"我的申请{number}到哪了",
-            f"{number}呢？", f"{number}进度怎么样了"]
+            f"{number}呢？", f"{number}进度怎么样了", f"查詢{number}", f"查询{number}".translate(_FULL_WIDTH)]
     for i, text in enumerate(asks):
         body = await (await client.post("/hooks/webhook/open", json=event(text, f"q-{i}"))).json()
         assert number in body["reply"] and "待甄别" in body["reply"], text
@@ -165,7 +168,7 @@ async def test_help_command(client: TestClient, text: str) -> None:
      ("收到", "elsewhere", "暂无需要回复"), ("收到，谢谢", "chat-1", "暂无需要回复"),
      ("我们已经下架了", "elsewhere", "暂无需要回复"), ("1", "elsewhere", "太简短"), ("药", "chat-1", "太简短"),
      ("你是机器人吗", "chat-1", "信息公开助手"), ("大家早上好", "chat-1", "您好"), ("好的好的", "chat-1", "随时提问"),
-     ("谢谢领导", "elsewhere", "不客气"), ("测试", "elsewhere", "您好"), ("再见", "chat-1", "随时提问"),
+     ("谢谢领导", "elsewhere", "不客气"), ("謝謝", "chat-1", "不客气"), ("测试", "elsewhere", "您好"), ("再见", "chat-1", "随时提问"),
      ("[图片]", "chat-1", "只能识别文字"), ("转人工", "chat-1", "联系电话"), ("不对", "chat-1", "换个说法")],
 )
 async def test_small_talk_opens_no_possible_request(client: TestClient, gateway_settings: Settings, text: str,
