@@ -33,7 +33,7 @@ KIND_TEXT = {"enquiry": "咨询", "complaint": "投诉举报", "command": "命�
 
 
 def _line(row: dict[str, Any]) -> str:
-    mark = KIND_TEXT[row["kind"]] if row["kind"] in ("complaint", "feedback") else "✓" if row["answered"] else "✗"
+    mark = ("✓" if row["answered"] else "✗") if row["kind"] == "enquiry" else KIND_TEXT.get(row["kind"], row["kind"])
     number = f" → {row['request_id']}" if row["request_id"] else ""
     lost = f"  【答复未送达：{row['delivery_error'] or row['delivery']}】" if row["delivery"] in service.UNDELIVERED else ""
     return f"{row['at'][:16].replace('T', ' ')} {row['channel']:<8} {mark} {row['question']}{number}{lost}"
