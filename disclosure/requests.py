@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 import clock
 from errors import InvalidInput, NotFound
-from knowledge.lexicon import normalize
+from knowledge.lexicon import READ_LIMIT, normalize
 from store import dumps, insert_row
 
 __all__ = [
@@ -67,10 +67,15 @@ _REPLY_DAYS_BEFORE_2019 = 15  # 2008 text, requests received before 2019-05-15
 _NEW_RULES_FROM = date(2019, 5, 15)
 
 
-@functools.lru_cache(maxsize=4096)  # each handler of an inbound message asks for it
 def question_key(question: str) -> str:
     """The question without width, case, script (traditional reads as simplified), spaces and punctuation: what
-    'the same question' means, and what the chat commands read."""
+    'the same question' means, and what the chat commands read. Of a long message, its first READ_LIMIT
+    characters."""
+    return _question_key(question[:READ_LIMIT])
+
+
+@functools.lru_cache(maxsize=4096)  # each handler of an inbound message asks for it
+def _question_key(question: str) -> str:
     return _NOISE.sub("", normalize(question))
 
 

@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 import clock
 from knowledge import Answer, Knowledge
+from knowledge.lexicon import READ_LIMIT
 from platforms import Inbound
 from store import dumps, get_meta, insert_row, loads, set_meta
 
@@ -129,7 +130,10 @@ def handle_inbound(db: Database, ctx: Context, event: Inbound, deferred: bool = 
     if row is not None:
         return Reply(text=row[0], kind=row[1], answered=bool(row[2]), request_id=row[3] or None,
                      matches=loads(row[4], []), matches_json=row[4] or "[]"), True
-    reply = next(r for r in (handler(db, ctx, event) for handler in _handlers()) if r is not None)
+    # A message longer than the bot reads is no command, greeting or acknowledgement: only the last handler, the
+    # enquiry, looks at it (at its first READ_LIMIT characters); the log below keeps all of it.
+    chain = _handlers() if len(event.text) <= READ_LIMIT else _handlers()[-1:]
+    reply = next(r for r in (handler(db, ctx, event) for handler in chain) if r is not None)
     at = clock.iso(ctx.now())
     log_enquiry(db, ctx, event, reply, at)
     if deferred:

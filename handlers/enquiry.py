@@ -10,6 +10,7 @@ from sqlite_utils import Database
 from disclosure.requests import open_possible_request, question_key
 from handlers import Context, Reply, pseudonym, texts
 from knowledge import Answer, Match
+from knowledge.lexicon import READ_LIMIT
 from platforms import Inbound
 
 __all__ = ["handle", "decide", "is_complaint"]
@@ -40,8 +41,9 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply:
 
 def decide(ctx: Context, question: str) -> Reply:
     """The answer without touching the database; an unanswered enquiry carries no number yet. Remembered per
-    question and day, like the search under it: a chat asks the same things over and over."""
-    question = question.strip()
+    question and day, like the search under it: a chat asks the same things over and over. Of a long message,
+    the first READ_LIMIT characters are read."""
+    question = question.strip()[:READ_LIMIT]
     if not question:
         return Reply(texts.NOT_UNDERSTOOD, kind="command")
     if len(question_key(question)) < 2:  # 1, 药, 。: nothing a possible request could be about

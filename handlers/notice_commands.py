@@ -25,6 +25,7 @@ _TRIM = " \t\r\n。.！!，,～~"
 # What an acknowledgement says once its courtesies are gone: 收到，谢谢 / 好的收到 / 我们已经全部下架了.
 _COURTESY = re.compile(r"好的|好嘞|谢谢|多谢|感谢|辛苦了|辛苦|我们|本店|我店|已经|全部|都|均|马上|立即|了|啦|哈|嗯|ok|已")
 _REPEATED = re.compile(r"(.+?)\1+")
+_LONGEST_ACKNOWLEDGEMENT = 16  # characters once courtesies are gone: 收到收到收到 is one, a sentence is not
 _ACKNOWLEDGEMENTS = {"收到": "收到", "下架": "已下架", "收到下架": "已下架", "下架收到": "已下架", "阅": "已阅", "读": "已阅",
                      "1": "1"}
 _SIGNUP = re.compile(r"^报名[\s:：]*(\S+)?\s*(.*)$")
@@ -52,8 +53,10 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
 
 def acknowledgement(text: str) -> str | None:
     """收到, 已下架, 已阅 or 1 when the whole message is one of them, in everyday wording too; else None."""
-    core = _REPEATED.sub(r"\1", _COURTESY.sub("", question_key(text)))  # 收到收到 -> 收到
-    return _ACKNOWLEDGEMENTS.get(core)
+    core = _COURTESY.sub("", question_key(text))
+    if len(core) > _LONGEST_ACKNOWLEDGEMENT:  # also spares _REPEATED, whose time grows with the square of the text
+        return None
+    return _ACKNOWLEDGEMENTS.get(_REPEATED.sub(r"\1", core))  # 收到收到 -> 收到
 
 
 def _ack(db: Database, group: str, text: str, who: str) -> Reply | None:

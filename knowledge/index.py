@@ -19,7 +19,7 @@ from typing import Any
 from knowledge import Answer, Match
 from knowledge.abstain import MIN_COVERAGE, AbstainRule
 from knowledge.items import IndexedItem, abbreviated, is_date_token, is_guide, routed
-from knowledge.lexicon import confusions, lexicon, normalize
+from knowledge.lexicon import READ_LIMIT, confusions, lexicon, normalize
 from knowledge.text import (
     Analysis,
     analyze,
@@ -123,8 +123,9 @@ class Knowledge(AbstainRule):
         return cls(records, postings, idf)
 
     def search(self, question: str, top_k: int = 3, today: date | None = None) -> Answer:
-        """Rank items for a question and decide whether the best one really answers it."""
-        query = analyze(self._corrected(normalize(question)), today or date.today(), normalized=True)
+        """Rank items for a question and decide whether the best one really answers it. Of a long text, the first
+        READ_LIMIT characters are read."""
+        query = analyze(self._corrected(normalize(question[:READ_LIMIT])), today or date.today(), normalized=True)
         content = [t for t in query.tokens if not is_date_token(t)]
         if not content:
             return Answer(False, [], "no_terms")

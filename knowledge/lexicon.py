@@ -15,10 +15,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["Lexicon", "lexicon", "expand_intents", "confusions", "normalize", "import_quietly", "ADDED_FREQ", "DATA_DIR"]
+__all__ = ["Lexicon", "lexicon", "expand_intents", "confusions", "normalize", "import_quietly", "ADDED_FREQ", "DATA_DIR",
+           "READ_LIMIT"]
 
 DATA_DIR = Path(__file__).with_name("data")
 ADDED_FREQ = 2000  # frequency given to lexicon words that the userdict gives none
+# How much of a message the bot reads to answer it: a question is far shorter, and reading a pasted page whole
+# would hold up every other chat (matching grows faster than the text). The log and a possible request keep it all.
+READ_LIMIT = 500
 
 
 @dataclass(frozen=True, slots=True)
