@@ -15,8 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["Lexicon", "lexicon", "expand_intents", "confusions", "normalize", "import_quietly", "ADDED_FREQ", "DATA_DIR",
-           "READ_LIMIT"]
+__all__ = ["Lexicon", "lexicon", "expand_intents", "confusions", "normalize", "import_quietly", "ADDED_FREQ",
+           "DATA_DIR", "READ_LIMIT"]
 
 DATA_DIR = Path(__file__).with_name("data")
 ADDED_FREQ = 2000  # frequency given to lexicon words that the userdict gives none
