@@ -48,7 +48,6 @@ def official_data_until() -> int:
         return 2026
 
 
-
 def parse_day(text: str) -> date:
     """A staff-typed YYYY-MM-DD, or InvalidInput saying what is wrong."""
     value = text.strip()

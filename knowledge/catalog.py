@@ -49,7 +49,6 @@ _LIST_COLUMNS = ("id", "title", "category", "published", "url", "keywords",
                  "index_no", "doc_no", "publisher", "validity", "demo", "updated_at")
 
 
-
 # ---- reading ---------------------------------------------------------------------------------------------
 
 

@@ -59,7 +59,6 @@ _HAN_ONLY = re.compile("[\u4e00-\u9fff]+")
 _NOT_HAN = re.compile("[^\u4e00-\u9fff]")
 
 
-
 def abbreviated(tok: str, text: str, full: bool = False) -> bool:
     """Does the text hold (or, full, is it) the word abbreviated: its characters in order, up to two Chinese
     characters between each (see abbreviation)? A word of Chinese characters only is matched, with the cheap

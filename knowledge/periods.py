@@ -29,7 +29,6 @@ class Period:
         return self.first_month == 1 and self.last_month == 12
 
 
-
 _DATE = re.compile(
     r"(?P<y4>(?:19|20)\d{2})\s*年度?(?P<e4>底|末|初)?"
     r"|(?<!\d)(?P<y2>\d{2})\s*年度?(?P<e2>底|末|初)?(?!代|级|内|以|期|龄)"

@@ -34,6 +34,7 @@ __all__ = [
     "safe_equal",
     "mask",
     "json_object",
+    "json_answer",
     "as_dict",
     "skew_option",
     "check_fresh",
@@ -259,9 +260,18 @@ def json_object(raw: bytes, what: str = "body") -> dict[str, Any]:
         raise BadPayload(f"{what} is not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise BadPayload(f"{what}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:  # [[[[…: thousands of levels fit in a small body
+        raise BadPayload(f"{what}: malformed JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise BadPayload(f"{what} must be a JSON object")
     return data
+
+
+def json_answer(text: str, extra: Mapping[str, Any]) -> Ack:
+    """The inline answer of our own JSON channels (webhook, console): DESIGN.md's reply shape."""
+    payload = {"reply": text, "answered": bool(extra.get("answered", False)),
+               "request_id": extra.get("request_id"), "matches": list(extra.get("matches", []))}
+    return Ack(200, json.dumps(payload, ensure_ascii=False).encode())
 
 
 def as_dict(value: Any) -> dict[str, Any]:

@@ -5,13 +5,12 @@ Reached from the terminal running `python bot.py` (stdin) and as POST /hooks/con
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from errors import BadPayload
-from platforms import Ack, Inbound, Message, Platform, RawRequest, Target
+from platforms import Ack, Inbound, Message, Platform, RawRequest, Target, json_answer, json_object
 
 __all__ = ["ConsolePlatform"]
 
@@ -27,20 +26,15 @@ class ConsolePlatform(Platform):
         self.printed: list[str] = []  # what was pushed, for the console and for tests
 
     def parse(self, req: RawRequest) -> list[Inbound]:
-        try:
-            data = json.loads(req.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadPayload(f"malformed JSON: {exc}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("text"), str) or not data["text"].strip():
+        data = json_object(req.body)
+        if not isinstance(data.get("text"), str) or not data["text"].strip():
             raise BadPayload("field 'text': required, a non-empty string")
         event_id = data.get("event_id") or uuid.uuid4().hex
         return [Inbound(platform=self.name, bot=self.bot, event_id=str(event_id), text=data["text"].strip(),
                         chat=str(data.get("chat_id", "console")), sender=str(data.get("sender", "console")))]
 
     def inline(self, event: Inbound, text: str, extra: Mapping[str, Any]) -> Ack:
-        payload = {"reply": text, "answered": bool(extra.get("answered", False)),
-                   "request_id": extra.get("request_id"), "matches": list(extra.get("matches", []))}
-        return Ack(200, json.dumps(payload, ensure_ascii=False).encode())
+        return json_answer(text, extra)
 
     def render(self, message: Message) -> list[dict[str, Any]]:
         text = f"【{message.title}】\n{message.body}" if message.title else message.body

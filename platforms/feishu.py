@@ -327,7 +327,6 @@ def _check_answer(status: int, headers: Mapping[str, str], data: Mapping[str, An
     raise PermanentError(f"HTTP {status} code {code}: {msg}", code=code if code else status)
 
 
-
 def _post(title: str, text: str, mention_all: bool) -> dict[str, Any]:
     rows: list[list[dict[str, str]]] = [[{"tag": "text", "text": line}] for line in text.split("\n")]
     if mention_all:
@@ -339,7 +338,6 @@ def _size(body: Mapping[str, Any]) -> int:
     return len(json.dumps(body, ensure_ascii=False).encode())
 
 
-
 def _reply_size(part: str) -> int:
     """The reply's `content` is JSON inside JSON: the text is escaped twice."""
     return _size({"c": json.dumps({"text": part}, ensure_ascii=False)})
@@ -349,12 +347,11 @@ def _content_text(content: Any) -> str:
     """message.content is a JSON string inside the JSON event."""
     try:
         text = json.loads(content).get("text") if isinstance(content, str) else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         text = None
     if not isinstance(text, str):
         raise BadPayload("text message whose content has no text")
     return text
-
 
 
 def _api_base(value: str, where: str) -> str:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from errors import BadPayload, BadSignature, MissingSignature
-from platforms import Ack, Inbound, Platform, RawRequest, json_object, safe_equal
+from platforms import Ack, Inbound, Platform, RawRequest, json_answer, json_object, safe_equal
 
 __all__ = ["WebhookPlatform", "sign"]
 
@@ -57,10 +56,4 @@ class WebhookPlatform(Platform):
                         chat=fields["chat_id"], sender=fields["sender"])]
 
     def inline(self, event: Inbound, text: str, extra: Mapping[str, Any]) -> Ack:
-        payload = {
-            "reply": text,
-            "answered": bool(extra.get("answered", False)),
-            "request_id": extra.get("request_id"),
-            "matches": list(extra.get("matches", [])),
-        }
-        return Ack(200, json.dumps(payload, ensure_ascii=False).encode())
+        return json_answer(text, extra)

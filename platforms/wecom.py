@@ -205,9 +205,6 @@ def _check_answer(status: int, headers: Mapping[str, str], text: str) -> None:
     raise PermanentError(f"errcode {code}: {errmsg}", code=code)
 
 
-
-
-
 def _encrypt_field(body: bytes) -> str:
     encrypt = json_object(body, "body").get("encrypt")
     if not isinstance(encrypt, str) or not encrypt:
@@ -222,8 +219,6 @@ def _decrypt(crypto: WeComCrypto, encrypt: str) -> bytes:
         raise BadPayload(f"cannot decrypt: {exc}") from None
 
 
-
-
 def _key_of(url: str) -> str:
     return parse_qs(urlsplit(url).query).get("key", [""])[0]
 
@@ -231,7 +226,6 @@ def _key_of(url: str) -> str:
 def _escaped_size(text: str) -> int:
     """Bytes of the string once JSON-escaped, the stricter of the two ways a limit could be counted."""
     return len(json.dumps(text, ensure_ascii=False).encode()) - 2
-
 
 
 def _truncate(text: str, limit: int) -> str:

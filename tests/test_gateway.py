@@ -185,6 +185,7 @@ async def test_small_talk_opens_no_possible_request(client: TestClient, gateway_
     ("data", "status", "fragment"),
     [
         (b"{not json", 400, "malformed JSON"),
+        (b"[" * 100_000, 400, "nested too deeply"),
         (b"[1, 2]", 400, "JSON object"),
         (json.dumps({"event_id": "x", "chat_id": "c", "sender": "s"}).encode(), 400, "'text'"),
         (json.dumps({"event_id": 5, "text": "hi"}).encode(), 400, "'event_id'"),
