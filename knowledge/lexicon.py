@@ -10,7 +10,7 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -184,6 +184,16 @@ def _zh_starts() -> frozenset[str]:
 
 def normalize(text: str) -> str:
     """Full width to half width, traditional to simplified, lower case: one spelling per word."""
+    # Each handler of a message reads it normalized: remember messages, not the long texts of catalog items.
+    return _normalize_message(text) if len(text) <= READ_LIMIT else _normalize(text)
+
+
+@lru_cache(maxsize=4096)
+def _normalize_message(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     if _BEYOND_LATIN.search(text) and not _zh_starts().isdisjoint(text):
         text = _zhconv().convert(text, "zh-cn")
