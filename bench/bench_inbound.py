@@ -279,6 +279,7 @@ def write_inbound_config(folder: Path, port: int, sink: str) -> Path:
         name = "dingtalk"
         platform = "dingtalk"
         app_secret = "{DINGTALK_SECRET}"
+        api_base = "{sink}"
         [[bots]]
         name = "feishu"
         platform = "feishu"

@@ -112,6 +112,7 @@ class DingTalkPlatform(Platform):
             raise BadPayload("field 'text.content': required, a string")
         if not isinstance(msg_id, str) or not msg_id:
             raise BadPayload("field 'msgId': required, a non-empty string")
+        self._check_session_webhook(_text(data, "sessionWebhook"))
         single = str(data.get("conversationType", "")) == "1"
         staff = _text(data, "senderStaffId")
         return [Inbound(
@@ -131,6 +132,7 @@ class DingTalkPlatform(Platform):
         expires = _int(event.handle.get("sessionWebhookExpiredTime"))
         if expires and self.clock() * 1000 >= expires:
             raise PermanentError("dingtalk: sessionWebhook 已过期 (expired); the answer cannot be delivered")
+        url = self._through_base(url)
         staff = str(event.handle.get("senderStaffId") or "")
         for part in split_utf8(text, self.max_bytes):
             body: dict[str, Any] = {"msgtype": "text", "text": {"content": part}}
@@ -165,12 +167,29 @@ class DingTalkPlatform(Platform):
         log.info("dingtalk %s: sent %s to %s", self.bot, body.get("msgtype"), _masked(webhook))
 
     def _webhook(self) -> str:
-        """The configured webhook, its scheme and host replaced by `api_base` when set (tests, proxies)."""
-        hook, base = str(self.opt("webhook")), str(self.opt("api_base"))
-        if not hook or not base:
-            return hook
-        parts = urlsplit(hook)
+        return self._through_base(str(self.opt("webhook")))
+
+    def _through_base(self, url: str) -> str:
+        """A DingTalk URL, its scheme and host replaced by `api_base` when set (tests, proxies)."""
+        base = str(self.opt("api_base"))
+        if not url or not base:
+            return url
+        parts = urlsplit(url)
         return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def _check_session_webhook(self, url: str) -> None:
+        """The answer goes to the event's sessionWebhook, and the inbound sign covers only the timestamp: whoever
+        saw one request's headers could, for an hour, have us POST to a URL of their choosing. So it must be
+        DingTalk's (https, *.dingtalk.com) or `api_base`'s; nothing is logged or answered otherwise."""
+        if not url:
+            return  # reply() reports that there is nothing to answer through
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        dingtalk = parts.scheme == "https" and (host == "dingtalk.com" or host.endswith(".dingtalk.com"))
+        base = str(self.opt("api_base"))
+        ours = bool(base) and (parts.scheme, parts.netloc) == urlsplit(base)[:2]
+        if not (dingtalk or ours):
+            raise BadPayload(f"field 'sessionWebhook': host {host or '(none)'} is not DingTalk's")
 
     async def _post(self, http: Any, url: str, body: dict[str, Any], what: str) -> None:
         """POST and raise by HTTP status and errcode; the URL is already encoded once (the sign in it)."""

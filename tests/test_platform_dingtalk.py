@@ -24,6 +24,7 @@ from errors import (
 )
 from platforms import Inbound, Message, RawRequest, Target, create
 from platforms.dingtalk import DingTalkPlatform, sign, signed_url, strip_mention
+from store import open_db
 from tests.fakes.dingtalk import FakeDingTalk, Robot
 
 # Copied byte for byte from PLATFORMS.md §2.3: "SEC" followed by 63 zeros.
@@ -143,6 +144,28 @@ def test_parse_group_mention() -> None:
         handle={"sessionWebhook": "https://oapi.dingtalk.com/robot/sendBySession?session=s1",
                 "sessionWebhookExpiredTime": 1735005400000, "senderStaffId": "staff001"},
     )
+
+
+@pytest.mark.parametrize(("url", "api_base", "accepted"), [
+    ("https://oapi.dingtalk.com/robot/sendBySession?session=s1", "", True),
+    ("https://api.dingtalk.com/robot/sendBySession?session=s1", "", True),
+    ("http://127.0.0.1:8099/robot/sendBySession?session=s1", "http://127.0.0.1:8099", True),  # a fake, a proxy
+    ("https://evil.example/robot/sendBySession?session=s1", "", False),
+    ("https://oapi.dingtalk.com.evil.example/robot/sendBySession", "", False),
+    ("https://evil.example/?next=oapi.dingtalk.com", "", False),
+    ("http://oapi.dingtalk.com/robot/sendBySession?session=s1", "", False),  # not https
+    ("http://127.0.0.1:8100/robot/sendBySession?session=s1", "http://127.0.0.1:8099", False),
+    ("robot/sendBySession?session=s1", "", False),
+])
+def test_session_webhook_must_be_dingtalks(url: str, api_base: str, accepted: bool) -> None:
+    """The inbound sign covers only the timestamp: a forged event must not choose where our answer is posted."""
+    plat = receiver(api_base=api_base) if api_base else receiver()
+    if accepted:
+        [event] = plat.parse(signed(event_body(sessionWebhook=url)))
+        assert event.handle["sessionWebhook"] == url
+    else:
+        with pytest.raises(BadPayload, match="sessionWebhook"):
+            plat.parse(signed(event_body(sessionWebhook=url)))
 
 
 @pytest.mark.parametrize(("content", "text"), [
@@ -321,6 +344,14 @@ async def test_reply_posts_to_session_webhook(http: aiohttp.ClientSession, base:
         "msgtype": "text", "text": {"content": "周一至周日 8:00-22:00"}, "at": {"atUserIds": ["staff001"]}}}]
 
 
+async def test_reply_goes_through_api_base(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk) -> None:
+    """With `api_base` set (a proxy, a fake), DingTalk's sessionWebhook is reached through it, like the push."""
+    plat = receiver(api_base=base)
+    plat.clock = lambda: T0
+    await plat.reply(http, reply_event("https://oapi.dingtalk.com"), "答复")
+    assert [r["session"] for r in fake.replies] == ["s1"]
+
+
 async def test_reply_after_expiry_is_permanent(http: aiohttp.ClientSession, base: str, fake: FakeDingTalk) -> None:
     plat = receiver()
     plat.clock = lambda: T0 + 2 * 3600
@@ -343,6 +374,7 @@ E2E_CONFIG = """
 name = "dt-main"
 platform = "dingtalk"
 app_secret = "env:DT_APP_SECRET"
+api_base = "{base}"
 """
 
 
@@ -352,7 +384,7 @@ async def test_gateway_replies_through_session_webhook(aiohttp_client: Any, tmp_
     from config import load_settings
 
     path = tmp_path / "gongkai.toml"
-    path.write_text(E2E_CONFIG, encoding="utf-8")
+    path.write_text(E2E_CONFIG.format(base=base), encoding="utf-8")
     settings = load_settings(str(path), environ={"DT_APP_SECRET": APP_SECRET}, db=str(tmp_path / "t.db"))
     client = await aiohttp_client(create_app(settings))
     now_ms = int(time.time() * 1000)
@@ -372,6 +404,13 @@ async def test_gateway_replies_through_session_webhook(aiohttp_client: Any, tmp_
     assert (await client.post("/hooks/dingtalk/dt-main", data=body, headers=headers)).status == 200
     await asyncio.sleep(0.05)
     assert len(fake.replies) == 1  # a repeated msgId is answered once
+    forged = event_body(msgId="forged", createAt=now_ms, sessionWebhook="https://evil.example/collect?session=x",
+                        sessionWebhookExpiredTime=now_ms + 90 * 60 * 1000)
+    resp = await client.post("/hooks/dingtalk/dt-main", data=forged, headers=headers)  # replayed headers
+    assert resp.status == 400 and "evil.example" in (await resp.json())["error"]
+    db = open_db(settings.db)
+    assert [r["event_id"] for r in db["enquiries"].rows] == ["msgABC123"]  # the forged event is not logged
+    db.close()
 
 
 async def test_an_answer_that_cannot_be_posted_stays_queued_with_why(
@@ -384,7 +423,7 @@ async def test_an_answer_that_cannot_be_posted_stays_queued_with_why(
     from store import open_db
 
     path = tmp_path / "gongkai.toml"
-    path.write_text(E2E_CONFIG, encoding="utf-8")
+    path.write_text(E2E_CONFIG.format(base=base), encoding="utf-8")
     settings = load_settings(str(path), environ={"DT_APP_SECRET": APP_SECRET}, db=str(tmp_path / "t.db"))
     client = await aiohttp_client(create_app(settings))
     now_ms = int(time.time() * 1000)
@@ -428,7 +467,7 @@ async def test_reply_queued_before_a_crash_is_posted_at_the_next_start(
     from store import open_db, transaction
 
     path = tmp_path / "gongkai.toml"
-    path.write_text(E2E_CONFIG, encoding="utf-8")
+    path.write_text(E2E_CONFIG.format(base=base), encoding="utf-8")
     settings = load_settings(str(path), environ={"DT_APP_SECRET": APP_SECRET}, db=str(tmp_path / "t.db"))
     now_ms = int(time.time() * 1000)
     raw = signed(event_body(createAt=now_ms, sessionWebhook=f"{base}/robot/sendBySession?session=crash",
@@ -467,7 +506,8 @@ async def test_a_slow_bot_does_not_hold_up_another_bots_answers(
     slow_base = str((await aiohttp_server(slow.app())).make_url("")).rstrip("/")
     quick_base = str((await aiohttp_server(quick.app())).make_url("")).rstrip("/")
     path = tmp_path / "gongkai.toml"
-    path.write_text(E2E_CONFIG + E2E_CONFIG.replace('"dt-main"', '"dt-other"'), encoding="utf-8")
+    path.write_text(E2E_CONFIG.format(base=slow_base)
+                    + E2E_CONFIG.format(base=quick_base).replace('"dt-main"', '"dt-other"'), encoding="utf-8")
     settings = load_settings(str(path), environ={"DT_APP_SECRET": APP_SECRET}, db=str(tmp_path / "t.db"))
     client = await aiohttp_client(create_app(settings))
     now_ms = int(time.time() * 1000)
