@@ -1,4 +1,4 @@
-"""`groups add|list|subscribe|unsubscribe`: the chats notices go to, over scheduler.groups."""
+"""`groups add|list|remove|subscribe|unsubscribe`: the chats notices go to, over scheduler.groups."""
 
 from __future__ import annotations
 
@@ -42,6 +42,15 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+def cmd_remove(args: argparse.Namespace, ctx: CliContext) -> int:
+    _use_json(args, ctx)
+    with transaction(ctx.db()) as db:
+        groups.sync_config_groups(db, ctx.settings.groups)
+        group = groups.remove_group(db, args.name)
+    ctx.out(group, lambda g: "已移除群：" + _line(g) + "\n（已排队的推送仍会发出；以往的发送与确认记录保留）")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     _use_json(args, ctx)
     db = ctx.db()
@@ -63,8 +72,9 @@ def cmd_subscribe(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def register(sub: Any) -> None:
     """Add the `groups` command to the top-level subparsers."""
-    parser = sub.add_parser("groups", help="推送群：添加、列出、订阅")
-    gsub = parser.add_subparsers(dest="groups_command", required=True, metavar="{add,list,subscribe,unsubscribe}")
+    parser = sub.add_parser("groups", help="推送群：添加、列出、移除、订阅")
+    gsub = parser.add_subparsers(dest="groups_command", required=True,
+                                 metavar="{add,list,remove,subscribe,unsubscribe}")
     add = gsub.add_parser("add", help="添加一个群（运行中的网关几秒内生效）")
     add.add_argument("name", metavar="NAME", help="群名称（唯一）")
     add.add_argument("--bot", required=True, help="推送用的机器人（[[bots]] 的 name）")
@@ -76,6 +86,10 @@ def register(sub: Any) -> None:
     ls.add_argument("--to", default="", help="只列出标签表达式选中的群，如 餐饮+!学校")
     _json_flag(ls)
     ls.set_defaults(func=cmd_list)
+    remove = gsub.add_parser("remove", help="移除工作人员添加的群（不再作为推送目标）")
+    remove.add_argument("name", metavar="GROUP")
+    _json_flag(remove)
+    remove.set_defaults(func=cmd_remove)
     for name, text in (("subscribe", "群只接收这些类别（不订阅=全部）"), ("unsubscribe", "取消订阅一个类别")):
         p = gsub.add_parser(name, help=text)
         p.add_argument("name", metavar="GROUP")

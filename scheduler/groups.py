@@ -125,15 +125,29 @@ def subscribe(db: Database, group: str, category: str) -> dict[str, Any]:
 
 
 def unsubscribe(db: Database, group: str, category: str) -> dict[str, Any]:
-    """Stop one kind. A group that receives every kind ([]) then receives every other kind; removing the
-    last of a narrowed list leaves [], which means every kind again."""
+    """Stop one kind. A group that receives every kind ([]) then receives every other kind. The last kind of a
+    narrowed list is refused: [] would mean every kind again; `remove_group` stops a group's notices."""
     subs = get_group(db, group)["subscriptions"]
     category = category.strip()
     if not subs and category in KINDS:
         return _set_subscriptions(db, group, [k for k in KINDS if k != category])
     if category not in subs:
         raise InvalidInput(f"群 {group!r} 没有订阅 {category!r}")
+    if subs == [category]:
+        raise InvalidInput(f"{category!r} 是群 {group!r} 订阅的唯一类别：退订后订阅为空，即重新接收全部类别。"
+                           f"如不再向该群推送，请移除该群（groups remove {group}）")
     return _set_subscriptions(db, group, [s for s in subs if s != category])
+
+
+def remove_group(db: Database, name: str) -> dict[str, Any]:
+    """Take a staff-added group out of the targets; a configured one is removed from the config file. Its past
+    deliveries, acknowledgements and registrations keep its name, and deliveries already queued still go out."""
+    group = get_group(db, name)
+    if group["source"] == "config":
+        raise InvalidInput(f"群 {name!r} 来自配置文件：请在配置文件中删去它的 [[groups]]，再重启网关")
+    db.execute("DELETE FROM groups WHERE name = ?", [name])
+    bump(db, "groups")
+    return group
 
 
 def receives(group: dict[str, Any], kind: str) -> bool:

@@ -89,8 +89,12 @@ def test_add_group_refuses_duplicates_and_bad_tags(db: Database) -> None:
 def test_subscriptions_filter_kinds(db: Database) -> None:
     group = groups.subscribe(db, "药店-东区", "预警信息")
     assert groups.receives(group, "预警信息") and not groups.receives(group, "培训通知")
+    groups.subscribe(db, "药店-东区", "培训通知")
     group = groups.unsubscribe(db, "药店-东区", "预警信息")
-    assert groups.receives(group, "培训通知")
+    assert group["subscriptions"] == ["培训通知"] and not groups.receives(group, "预警信息")
+    with pytest.raises(InvalidInput, match="唯一类别.*groups remove 药店-东区"):  # [] would be every kind again
+        groups.unsubscribe(db, "药店-东区", "培训通知")
+    assert groups.get_group(db, "药店-东区")["subscriptions"] == ["培训通知"]
     with pytest.raises(NotFound):
         groups.subscribe(db, "没有这个群", "预警信息")
 
@@ -143,3 +147,19 @@ def test_groups_cli_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[s
     listed = json.loads(capsys.readouterr().out)
     assert names(listed) == sorted(["夜市", *(g.name for g in CONFIG)])
     assert run_cli(settings, "groups", "add", "x", "--bot", "nobot", "--tags", "a") == (1, "没有名为 'nobot' 的机器人（见配置文件 [[bots]]）")
+
+
+def test_groups_cli_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Staff remove a group they added; a configured group is removed from the config file, and says so."""
+    settings = cli_settings(tmp_path)
+    assert run_cli(settings, "groups", "add", "夜市", "--bot", "ding", "--tags", "餐饮")[0] == 0
+    capsys.readouterr()
+    assert run_cli(settings, "groups", "remove", "夜市")[0] == 0
+    assert "已移除群：夜市" in capsys.readouterr().out
+    assert run_cli(settings, "groups", "list", "--to", "餐饮", "--json")[0] == 0
+    assert "夜市" not in names(json.loads(capsys.readouterr().out))
+    assert run_cli(settings, "groups", "remove", "夜市") == (1, "没有名为 '夜市' 的群")
+    code, error = run_cli(settings, "groups", "remove", "学校食堂")
+    assert code == 1 and "配置文件" in error
+    assert run_cli(settings, "groups", "list", "--to", "学校", "--json")[0] == 0
+    assert names(json.loads(capsys.readouterr().out)) == ["学校食堂"]
