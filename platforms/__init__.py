@@ -11,6 +11,8 @@ from __future__ import annotations
 import hmac
 import importlib
 import json
+import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -206,9 +208,9 @@ class Platform:
 def safe_equal(a: str | bytes, b: str | bytes) -> bool:
     """Constant-time comparison of two secrets or signatures."""
     if isinstance(a, str):
-        a = a.encode()
+        a = a.encode("utf-8", "surrogatepass")  # a header with stray bytes arrives with surrogates in it
     if isinstance(b, str):
-        b = b.encode()
+        b = b.encode("utf-8", "surrogatepass")
     return hmac.compare_digest(a, b)
 
 
@@ -255,16 +257,27 @@ def _cut_point(text: str, budget: int) -> int:
 def json_object(raw: bytes, what: str = "body") -> dict[str, Any]:
     """Parse a JSON object or raise BadPayload saying where it is broken."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = json.loads(text)
     except UnicodeDecodeError as exc:
         raise BadPayload(f"{what} is not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise BadPayload(f"{what}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:  # [[[[…: thousands of levels fit in a small body
         raise BadPayload(f"{what}: malformed JSON: nested too deeply") from None
+    except ValueError:  # an integer of more than 4,300 digits
+        raise BadPayload(f"{what}: malformed JSON: a number too long") from None
     if not isinstance(data, dict):
         raise BadPayload(f"{what} must be a JSON object")
+    if _SURROGATE_ESCAPE.search(text):  # rare: only a \u escape can make a surrogate, so look closer only then
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadPayload(f"{what}: a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
     return data
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def json_answer(text: str, extra: Mapping[str, Any]) -> Ack:
@@ -296,6 +309,8 @@ def check_fresh(timestamp: str, now: float, max_skew: float, label: str = "times
         moment = float(timestamp)
     except ValueError:
         raise BadSignature(f"{label} is not a number") from None
+    if not math.isfinite(moment):  # nan compares false with everything: it would pass any window
+        raise BadSignature(f"{label} is not a number")
     if max_skew and abs(now - moment) > max_skew:
         raise BadSignature(f"stale {label}: {abs(now - moment):.0f} s from our clock (limit {max_skew:.0f} s)")
 

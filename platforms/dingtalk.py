@@ -93,7 +93,7 @@ class DingTalkPlatform(Platform):
         stamp, given = req.headers.get("timestamp", ""), req.headers.get("sign", "")
         if not stamp or not given:
             raise MissingSignature("missing timestamp or sign header")
-        if not (stamp.isascii() and stamp.isdigit()):
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 15):  # ms since 1970: 13 digits until 2286
             raise BadSignature("timestamp header is not a number of milliseconds")
         if not safe_equal(given, sign(secret, stamp)):
             raise BadSignature("sign header does not match")
@@ -251,5 +251,5 @@ def _int(value: Any) -> int:
     """DingTalk sends ms timestamps as numbers, sometimes as strings."""
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 reads as infinity
         return 0

@@ -345,10 +345,9 @@ def _reply_size(part: str) -> int:
 
 def _content_text(content: Any) -> str:
     """message.content is a JSON string inside the JSON event."""
-    try:
-        text = json.loads(content).get("text") if isinstance(content, str) else None
-    except (ValueError, AttributeError, RecursionError):
-        text = None
+    if not isinstance(content, str):
+        raise BadPayload("text message whose content has no text")
+    text = json_object(content.encode(), "message.content").get("text")
     if not isinstance(text, str):
         raise BadPayload("text message whose content has no text")
     return text

@@ -24,7 +24,9 @@ __all__ = ["OneBotPlatform", "sign", "segments"]
 log = logging.getLogger(__name__)
 
 TEMPORARY_RETCODES = frozenset({103, 201})  # failed, worker pool busy
-_CQ = re.compile(r"\[CQ:([A-Za-z0-9_.-]+)((?:,[^\]]*)?)\]")
+# Inside a CQ code [ and ] are escaped (&#91; &#93;), so a parameter stops at either: stopping only at ] made
+# "[CQ:a,[CQ:a,..." take time growing with the square of its length.
+_CQ = re.compile(r"\[CQ:([A-Za-z0-9_.-]+)((?:,[^\[\]]*)?)\]")
 
 
 def sign(secret: str, body: bytes) -> str:

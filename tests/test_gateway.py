@@ -186,6 +186,8 @@ async def test_small_talk_opens_no_possible_request(client: TestClient, gateway_
     [
         (b"{not json", 400, "malformed JSON"),
         (b"[" * 100_000, 400, "nested too deeply"),
+        pytest.param(b'{"text": ' + b"1" * 5000 + b"}", 400, "number too long", id="a-5000-digit-number"),
+        (b'{"event_id": "s1", "text": "\\ud800"}', 400, "surrogate"),
         (b"[1, 2]", 400, "JSON object"),
         (json.dumps({"event_id": "x", "chat_id": "c", "sender": "s"}).encode(), 400, "'text'"),
         (json.dumps({"event_id": 5, "text": "hi"}).encode(), 400, "'event_id'"),
@@ -198,6 +200,13 @@ async def test_bad_bodies_are_400_and_write_nothing(
     assert resp.status == status
     assert fragment in (await resp.json())["error"]
     assert count(gateway_settings, "enquiries") == 0 and count(gateway_settings, "requests") == 0
+
+
+async def test_a_body_that_cannot_be_read_is_400(client: TestClient, gateway_settings: Settings) -> None:
+    resp = await client.post("/hooks/webhook/open", data=b"not gzip",
+                             headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert resp.status == 400 and "gzip" in (await resp.json())["error"]
+    assert count(gateway_settings, "enquiries") == 0
 
 
 async def test_oversized_body_is_413(client: TestClient, gateway_settings: Settings) -> None:

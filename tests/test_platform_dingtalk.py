@@ -121,6 +121,7 @@ def test_skew_window_is_one_hour_both_ways(offset: int, ok: bool) -> None:
     ({"timestamp": "1735000000000", "sign": "McPdUcBsP038i6zQBFzPaf0OqqPBgn6KoBgPNIcFHuU%3D"}, BadSignature),
     ({"timestamp": "1735000000001", "sign": "McPdUcBsP038i6zQBFzPaf0OqqPBgn6KoBgPNIcFHuU="}, BadSignature),
     ({"timestamp": "17350000000OO", "sign": "McPdUcBsP038i6zQBFzPaf0OqqPBgn6KoBgPNIcFHuU="}, BadSignature),
+    ({"timestamp": "9" * 400, "sign": sign(APP_SECRET, "9" * 400)}, BadSignature),  # signed, but no time
 ])
 def test_missing_or_wrong_sign_refused(headers: dict[str, str], error: type[Exception]) -> None:
     with pytest.raises(error) as caught:
@@ -176,6 +177,13 @@ def test_session_webhook_must_be_dingtalks(url: str, api_base: str, accepted: bo
 ])
 def test_strip_mention(content: str, text: str) -> None:
     assert strip_mention(content) == text
+
+
+def test_an_expiry_of_infinity_reads_as_none() -> None:
+    """JSON's 1e999 is infinity, which int() cannot take: the answer is then tried, not the request refused."""
+    [event] = receiver().parse(signed(event_body().replace(b'"sessionWebhookExpiredTime": 1735005400000',
+                                                           b'"sessionWebhookExpiredTime": 1e999')))
+    assert event.handle["sessionWebhookExpiredTime"] == 0
 
 
 def test_parse_single_chat_uses_sender_id_without_staff_id() -> None:

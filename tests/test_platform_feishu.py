@@ -209,9 +209,10 @@ def test_unsigned_bodies_that_fail_to_decrypt_all_get_the_same_answer() -> None:
     assert messages == {"unsigned request that is not a url_verification"}
 
 
-def test_content_that_is_not_json_is_400() -> None:
+@pytest.mark.parametrize("content", ["not json", '{"text": "\\ud800"}', "[" * 100_000, '{"text": 5}'])
+def test_content_that_is_not_json_text_is_400(content: str) -> None:
     event = message_event()
-    event["event"]["message"]["content"] = "not json"
+    event["event"]["message"]["content"] = content
     with pytest.raises(BadPayload):
         receiver().parse(delivery(event))
 

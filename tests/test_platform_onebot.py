@@ -147,6 +147,16 @@ def test_segments_of_a_cq_string() -> None:
     ]
 
 
+def test_a_cq_parameter_stops_at_a_bracket() -> None:
+    """[ and ] are escaped inside a CQ code, so "[CQ:a," before a real code is text. Reading on to the next ]
+    made "[CQ:a,[CQ:a,..." take time growing with the square of its length (a 1 MB body: many minutes)."""
+    assert segments("[CQ:a,[CQ:face,id=1]") == [
+        {"type": "text", "data": {"text": "[CQ:a,"}},
+        {"type": "face", "data": {"id": "1"}},
+    ]
+    assert segments("[CQ:a," * 100_000) == [{"type": "text", "data": {"text": "[CQ:a," * 100_000}}]
+
+
 # --- inline reply ----------------------------------------------------------------------------------------
 def test_inline_quick_operation() -> None:
     plat = receiver()

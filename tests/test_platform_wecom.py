@@ -177,6 +177,16 @@ def test_stale_timestamp_is_403(now: float, options: dict[str, str]) -> None:
         receiver(**options).verify(RawRequest("POST", ROBOT_QUERY, {}, ROBOT_BODY, now))
 
 
+@pytest.mark.parametrize("stamp", ["nan", "NaN", "inf"])
+def test_a_timestamp_that_is_no_number_is_403_even_when_signed(stamp: str) -> None:
+    """float() reads "nan", and nan compares false with everything: it would have passed any window."""
+    plat = receiver()
+    encrypt = json.loads(ROBOT_BODY)["encrypt"]
+    query = {"msg_signature": plat.crypto.signature(stamp, "n1", encrypt), "timestamp": stamp, "nonce": "n1"}
+    with pytest.raises(BadSignature, match="not a number|stale"):
+        plat.verify(RawRequest("POST", query, {}, ROBOT_BODY, T0))
+
+
 @pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"encrypt": 5}', b"\xff"])
 def test_malformed_bodies_are_400(body: bytes) -> None:
     with pytest.raises(BadPayload):

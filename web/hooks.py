@@ -7,6 +7,7 @@ import logging
 import time
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from errors import InboundError
 from platforms import Ack, RawRequest
@@ -63,9 +64,13 @@ async def hook(request: web.Request) -> web.Response:
         return json_error(404, f"未知的机器人: {request.match_info['platform']}/{request.match_info['bot']}")
     if request.method not in ("GET", "POST"):
         return json_error(405, "只接受 GET 或 POST")
+    try:
+        body = await request.read()
+    except RequestPayloadError as exc:  # e.g. Content-Encoding: gzip over a body that is not gzip
+        log.warning("refused %s/%s: 400 unreadable body: %s", platform.name, platform.bot, exc)
+        return json_error(400, f"请求体无法读取 (unreadable body: {exc})")
     # aiohttp's headers are already case-insensitive: adapters ask for lower-case names, as RawRequest says.
-    raw = RawRequest(method=request.method, query=request.query, headers=request.headers,
-                     body=await request.read(), now=time.time())
+    raw = RawRequest(method=request.method, query=request.query, headers=request.headers, body=body, now=time.time())
     try:
         handshake = platform.handshake(raw)
         if handshake is not None:
