@@ -52,10 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="运行网关 (run the gateway)")
     run.add_argument("--host", help="listen address (default from config)")
-    run.add_argument("--port", type=int, help="listen port (default from config)")
+    run.add_argument("--port", type=_port, help="listen port (default from config)")
     for module in (ask, catalog, requests, enquiries, groups, notice, calendar):
         module.register(sub)
     return parser
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

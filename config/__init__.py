@@ -58,10 +58,14 @@ def load_settings(
     chosen = path or env.get("GONGKAI_CONFIG") or DEFAULT_CONFIG
     file = Path(chosen)
     name = str(chosen)
+    if db is not None and not db.strip():
+        raise ConfigError("--db: 数据库路径为空（不写 --db 则用配置文件中的数据库）")
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        raw = tomllib.loads(file.read_text(encoding="utf-8-sig"))  # -sig: Windows editors save a BOM
     except FileNotFoundError:
         raise ConfigError(f"{name}: file not found") from None
+    except OSError as exc:  # a folder, no permission
+        raise ConfigError(f"{name}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
@@ -75,10 +79,18 @@ def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], d
             raise ConfigError(f"{name}: [] {key}: unknown key")
     sections = {s: _section(raw, s, name) for s in _SECTIONS}
     web, sched, cat = sections["web"], sections["scheduler"], sections["catalog"]
+    for section, key, low, high in (("web", "port", 0, 65535), ("web", "max_body", 1, None),
+                                    ("catalog", "top_k", 1, None), ("scheduler", "poll_interval", 0.001, None)):
+        value = sections[section].get(key)
+        if value is not None and (value < low or high is not None and value > high):
+            limits = f"{low}-{high}" if high is not None else f">= {low}"
+            raise ConfigError(f"{name}: [{section}] {key}: expected {limits}, got {value}")
     try:
         grace = parse_duration(sched.get("misfire_grace", "1h"))
     except ValueError as exc:
         raise ConfigError(f"{name}: [scheduler] misfire_grace: {exc}") from None
+    if grace < 0:
+        raise ConfigError(f"{name}: [scheduler] misfire_grace: expected a duration >= 0, got {grace:g} s")
     db_path = db or env.get("GONGKAI_DB")
     file_db = _typed(raw, "db", str, name, "")
     tz = _typed(raw, "timezone", str, name, "")

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
+from errors import ConfigError
 from store.migrations import migrations
 
 __all__ = ["Store", "open_db", "transaction", "insert_row", "bump", "revisions", "get_meta", "set_meta", "dumps",
@@ -36,17 +37,35 @@ _CHECKPOINT_EVERY = 1.0  # seconds between WAL checkpoints by the gateway's chec
 
 
 def open_db(path: str | Path) -> Database:
-    """Open (creating folders and schema as needed) a database file, WAL mode."""
+    """Open (creating folders and schema as needed) a database file, WAL mode. ConfigError, naming the file,
+    when it cannot be opened or written, is not SQLite, or is some other program's database."""
     path = Path(path)
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=15.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    db = Database(conn)
+    conn = None
+    try:
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=15.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        db = Database(conn)
+        if migrations.pending(db):
+            with transaction(db):  # one process migrates; one started beside it waits, then finds nothing to do
+                _migrate(db, path)
+        return db
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, (OSError, sqlite3.Error)):
+            raise ConfigError(f"数据库 {path}: 无法打开或写入（{exc}）") from None
+        raise
+
+
+def _migrate(db: Database, path: Path) -> None:
+    pending = migrations.pending(db)
+    if pending and pending[0].name == "m001_initial" and db.table_names():
+        raise ConfigError(f"数据库 {path}: 已有其他程序的数据表（{', '.join(db.table_names()[:5])}），不是 gongkai 的数据库")
     migrations.apply(db)
-    return db
 
 
 @contextmanager

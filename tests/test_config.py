@@ -60,6 +60,12 @@ def test_env_secret_is_resolved_and_not_in_repr(tmp_path: Path) -> None:
         ('[[groups]]\nname = "g"\nbot = "x"\ncolour = 1\n', "[groups.g] colour: unknown key"),
         ("db = \"x\"\nport =\n", "at line 2"),
         ('timezone = "UTC"\n', "[] timezone: only Asia/Shanghai"),
+        ("[web]\nport = 99999\n", "[web] port: expected 0-65535, got 99999"),
+        ("[web]\nport = -1\n", "[web] port: expected 0-65535, got -1"),
+        ("[web]\nmax_body = 0\n", "[web] max_body: expected >= 1"),
+        ("[catalog]\ntop_k = -3\n", "[catalog] top_k: expected >= 1"),
+        ("[scheduler]\npoll_interval = 0\n", "[scheduler] poll_interval: expected >= 0.001"),
+        ("[scheduler]\nmisfire_grace = -5\n", "[scheduler] misfire_grace: expected a duration >= 0"),
     ],
 )
 def test_bad_config_names_file_section_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -85,3 +91,20 @@ def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("1h", 3600), ("30m", 1800), ("90s", 90), ("2d", 172800), ("15", 15)])
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_a_folder_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(str(tmp_path), environ={})
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes("\ufeff[web]\nport = 8181\n".encode())  # as Windows Notepad saves UTF-8
+    assert load_settings(str(path), environ={}).web.port == 8181
+
+
+def test_an_empty_db_flag_is_an_error_not_the_default_database() -> None:
+    """--db "$DB" with DB unset must not quietly open the live database."""
+    with pytest.raises(ConfigError, match="--db"):
+        load_settings(None, environ={}, db=" ")

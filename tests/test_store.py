@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
 
+from errors import ConfigError
 from store import Store, bump, open_db, revisions, transaction
+from store.migrations import migrations
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_open_db_migrates_and_uses_wal(tmp_path: Path) -> None:
@@ -111,8 +117,40 @@ async def test_an_in_memory_store_runs_quick_calls_on_the_writer(tmp_path: Path)
 
 async def test_store_reports_an_unopenable_file(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match=r"dir\.db: 无法打开"):
         Store(tmp_path / "dir.db").start()
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    (tmp_path / "notes.db").write_text("hello", encoding="utf-8")
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"notes\.db: 无法打开或写入（file is not a database）"):
+        open_db(tmp_path / "notes.db")
+    with pytest.raises(ConfigError, match="afile"):
+        open_db(tmp_path / "afile" / "g.db")  # a file where the folder should be
+
+
+def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE catalog (x)")
+    with pytest.raises(ConfigError, match="不是 gongkai 的数据库"):
+        open_db(path)
+    with sqlite3.connect(path) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["catalog"]
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """Migrations run under the write lock: the first process migrates, the others wait and find nothing to do.
+    Without it, about one start in ten of two at once failed ('table ... already exists', 'database is locked')."""
+    path = tmp_path / "new.db"
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from store import open_db; open_db({str(path)!r}).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(8)]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    db = open_db(path)
+    assert db["catalog"].exists() and not migrations.pending(db)
+    db.close()
 
 
 async def test_submitted_calls_commit_and_a_failing_one_is_logged_alone(
