@@ -44,6 +44,7 @@ _CSV_BOOLS = {"": False, "0": False, "false": False, "否": False, "1": True, "t
 _TEXT_FIELDS = tuple(f for f in FIELDS if f != "keywords")
 _CATEGORY_ALIASES = {"其他信息": "其它信息"}  # both spellings occur on government sites
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BAD_CHAR = re.compile(r"[\x00\ud800-\udfff]")  # NUL, lone surrogates
 _ID_MAX = 100
 _LIST_COLUMNS = ("id", "title", "category", "published", "url", "keywords",
                  "index_no", "doc_no", "publisher", "validity", "demo", "updated_at")
@@ -119,7 +120,15 @@ def _text(name: str, line: int, field: str, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise ImportRowError(name, line, field, f"应为字符串，这里是{formats.type_name(value)}")
+    _check_chars(name, line, field, value)
     return value.strip()
+
+
+def _check_chars(name: str, line: int, field: str, value: str) -> None:
+    """NUL cuts text short in SQLite functions; a lone surrogate (JSON "\\ud800") cannot be stored as UTF-8."""
+    bad = _BAD_CHAR.search(value)
+    if bad:
+        raise ImportRowError(name, line, field, f"含无效字符 {bad.group()!r}（第 {bad.start() + 1} 个字符）")
 
 
 def _check_id(value: str) -> str | None:
@@ -192,6 +201,7 @@ def _check_keywords(name: str, line: int, value: Any) -> list[str]:
         if not isinstance(word, str):
             kind = formats.type_name(word)
             raise ImportRowError(name, line, "keywords", f"第 {index} 个关键词应为字符串，这里是{kind}")
+        _check_chars(name, line, "keywords", word)
         if word.strip() and word.strip() not in words:
             words.append(word.strip())
     return words

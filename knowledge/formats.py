@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,13 +93,40 @@ def _json_error(name: str, exc: json.JSONDecodeError, line: int | None = None) -
     return ImportRowError(name, line or exc.lineno, "json", f"JSON 格式错误: {message}，第 {exc.colno} 列")
 
 
+class _DuplicateKey(ValueError):
+    """A repeated key, raised inside the JSON parser, which does not know the line; the caller adds it."""
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object_pairs_hook: a repeated key is refused rather than silently keeping the last value."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object)
+
+
+def _parse_error(name: str, line: int, exc: ValueError | RecursionError) -> ImportRowError:
+    """What the parser raises besides JSONDecodeError (huge integer, deep nesting, repeated key)."""
+    if isinstance(exc, _DuplicateKey):
+        return ImportRowError(name, line, exc.args[0], "同一个 JSON 对象中重复出现")
+    if isinstance(exc, RecursionError):
+        return ImportRowError(name, line, "json", "JSON 格式错误: 嵌套层数过多")
+    # the only other ValueError: an integer longer than Python converts (sys.set_int_max_str_digits)
+    return ImportRowError(name, line, "json", f"JSON 格式错误: 数字超过 {sys.get_int_max_str_digits()} 位")
+
+
 def type_name(value: Any) -> str:
     return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def _jsonl_records(name: str, text: str) -> Iterator[Record]:
     """One object a line; a lone pretty-printed object in a .json file is accepted too."""
-    single = _single_object(text)
+    single = _single_object(name, text)
     if single is not None:
         yield single
         return
@@ -106,31 +134,35 @@ def _jsonl_records(name: str, text: str) -> Iterator[Record]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = _DECODER.decode(line)
         except json.JSONDecodeError as exc:
             raise _json_error(name, exc, number) from None
+        except (ValueError, RecursionError) as exc:
+            raise _parse_error(name, number, exc) from None
         if not isinstance(value, dict):
             raise ImportRowError(name, number, "json", f"每行应是一个 JSON 对象，这里是{type_name(value)}")
         yield number, value
 
 
-def _single_object(text: str) -> Record | None:
+def _single_object(name: str, text: str) -> Record | None:
     """The whole text as one JSON object spanning several lines, else None."""
     if "\n" not in text.strip():
         return None
+    start = len(text) - len(text.lstrip(_JSON_WS))
+    line = text.count("\n", 0, start) + 1
     try:
-        value = json.loads(text)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError:
         return None
+    except (ValueError, RecursionError) as exc:  # in the first object, which starts on `line`
+        raise _parse_error(name, line, exc) from None
     if not isinstance(value, dict):
         return None
-    start = len(text) - len(text.lstrip(_JSON_WS))
-    return text.count("\n", 0, start) + 1, value
+    return line, value
 
 
 def _json_array_records(name: str, text: str) -> Iterator[Record]:
     """The elements of a JSON array, each with the line where it starts (for the error message)."""
-    decoder = json.JSONDecoder()
     lines = _LineCounter(text)
     pos = _skip_ws(text, _skip_ws(text, 0) + 1)  # past "["
     if pos < len(text) and text[pos] == "]":
@@ -140,9 +172,11 @@ def _json_array_records(name: str, text: str) -> Iterator[Record]:
             if pos >= len(text):
                 raise ImportRowError(name, lines.at(len(text)), "json", "JSON 数组没有结束（缺少 ]）")
             try:
-                value, end = decoder.raw_decode(text, pos)
+                value, end = _DECODER.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
                 raise _json_error(name, exc) from None
+            except (ValueError, RecursionError) as exc:
+                raise _parse_error(name, lines.at(pos), exc) from None
             if not isinstance(value, dict):
                 raise ImportRowError(name, lines.at(pos), "json", f"数组元素应是 JSON 对象，这里是{type_name(value)}")
             yield lines.at(pos), value
@@ -181,6 +215,8 @@ class _LineCounter:
 
 def _csv_records(name: str, text: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> Iterator[Record]:
     """Rows as dicts keyed by the header, each with its physical start line (the header is line 1)."""
+    # no field can be longer than the file: lift csv's 131,072-character default, as JSON has no such limit
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = _csv_header(name, next(reader), allowed, required)

@@ -61,6 +61,9 @@ def _jsonl(*items: dict[str, Any]) -> str:
 
 
 GOOD = _line(_item("OK-1"))
+HUGE_INT = '{"id": "H-1", "title": "t", "category": "办事指南", "x": ' + "1" * 5000 + "}"  # past Python's 4300 digits
+DEEP = "[" * 100_000 + "]" * 100_000  # past the parser's recursion limit
+TWO_TITLES = '{"id": "K-1", "category": "办事指南",\n "title": "a", "title": "b"}'
 
 # (file name, content, line, field): the expected "FILE:LINE: field:" prefix of the error.
 BAD_INPUTS: list[tuple[str, str | bytes, int, str]] = [
@@ -101,6 +104,13 @@ BAD_INPUTS: list[tuple[str, str | bytes, int, str]] = [
     ("demo-not-bool.jsonl", _line(_item(demo="yes")), 1, "demo"),
     ("demo-bad-cell.csv", "id,title,category,demo\nB-1,标题,办事指南,maybe\n", 2, "demo"),
     ("too-many-cells.csv", HEADER + "T-1,标题,办事指南,,,,,extra\n", 2, "csv"),
+    ("huge-int.jsonl", GOOD + "\n" + HUGE_INT + "\n", 2, "json"),
+    ("huge-int.json", "[\n" + GOOD + ",\n" + HUGE_INT + "\n]", 3, "json"),
+    ("deep.json", DEEP, 1, "json"),
+    ("deep-body.jsonl", GOOD + '\n{"id": "N-1", "title": "t", "body": ' + DEEP + "}\n", 2, "json"),
+    ("deep-pretty.json", '\n{\n  "id": "N-1",\n  "body": ' + DEEP + "\n}\n", 2, "json"),
+    ("duplicate-key.jsonl", GOOD + "\n" + TWO_TITLES.replace("\n", "") + "\n", 2, "title"),
+    ("duplicate-key.json", "[\n" + TWO_TITLES + "\n]", 2, "title"),  # reported where the object starts
 ]
 
 
@@ -128,12 +138,33 @@ def test_bad_input_names_file_line_field_and_imports_nothing(
     assert _snapshot(db) == before
 
 
+@pytest.mark.parametrize("char", ["\x00", "\ud800"], ids=["nul", "lone-surrogate"])
+@pytest.mark.parametrize("field", FIELDS)
+def test_nul_or_lone_surrogate_in_any_text_field_is_refused(
+    db: Database, tmp_path: Path, field: str, char: str
+) -> None:
+    import_file(db, DATA / "good.jsonl")
+    before = _snapshot(db)
+    value = _item().get(field, "x")
+    bad = [value[0] + char] if field == "keywords" else value + char
+    path = tmp_path / "chars.jsonl"
+    path.write_text(GOOD + "\n" + json.dumps(_item(**{field: bad})) + "\n", encoding="utf-8")  # ASCII escapes
+    with pytest.raises(ImportRowError) as caught:
+        import_file(db, path)
+    assert (caught.value.line, caught.value.field) == (2, field)
+    assert f"含无效字符 {char!r}" in caught.value.reason
+    assert _snapshot(db) == before
+
+
 def test_reasons_say_what_to_fix(tmp_path: Path) -> None:
     cases = {
         "cat.jsonl": (_line(_item(category="食品安全")), "办事指南"),  # lists the allowed categories
         "dup.jsonl": (_jsonl(_item("D-1"), _item("D-1")), "第 1 行"),  # names the earlier line
         "gbk.csv": ((HEADER + "G-1,食品,办事指南,,,,\n").encode("gbk"), "字节偏移 "),
         "unknown.jsonl": (_line(_item(author="x")), "category"),  # lists the allowed fields
+        "huge.jsonl": (HUGE_INT, "数字超过"),
+        "deep.json": (DEEP, "嵌套层数过多"),
+        "dup-key.jsonl": ('{"id": "K-1", "id": "K-2", "title": "t", "category": "办事指南"}', "重复出现"),
     }
     for name, (content, expected) in cases.items():
         path = tmp_path / name
@@ -177,6 +208,13 @@ def test_csv_line_numbers_count_physical_lines_of_quoted_newlines(tmp_path: Path
     with pytest.raises(ImportRowError) as caught:
         parse_file(path)
     assert (caught.value.line, caught.value.field) == (5, "category")
+
+
+def test_csv_fields_are_not_limited_to_the_csv_module_default(tmp_path: Path) -> None:
+    body = "长" * 200_000  # the csv module refuses fields over 131,072 characters by default
+    path = tmp_path / "long.csv"
+    path.write_text(HEADER + f"L-1,标题,办事指南,,,,{body}\n", encoding="utf-8")
+    assert parse_file(path)[0]["body"] == body
 
 
 def test_missing_file_is_one_clear_error(tmp_path: Path) -> None:
