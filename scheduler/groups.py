@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 import clock
 from config.settings import GroupConfig
-from errors import InvalidInput, NotFound
+from errors import ConfigError, InvalidInput, NotFound
 from scheduler.templates import KINDS
 from store import bump, dumps, loads
 
@@ -62,7 +62,10 @@ def sync_config_groups(db: Database, groups: Sequence[GroupConfig]) -> int:
     db.execute(f"DELETE FROM groups WHERE source = 'config' AND name NOT IN ({', '.join('?' for _ in names)})",
                names)
     for group in groups:
-        old = db.execute("SELECT subscriptions, created_at FROM groups WHERE name = ?", [group.name]).fetchone()
+        old = db.execute("SELECT subscriptions, created_at, source FROM groups WHERE name = ?", [group.name]).fetchone()
+        if old is not None and old[2] == "staff":  # replacing it would lose the staff's tags, then the group itself
+            raise ConfigError(f"[groups.{group.name}] name: 已有工作人员添加的同名群；请给配置中的群改名，"
+                              f"或先移除那个群（groups remove {group.name}）")
         db.execute(
             "INSERT OR REPLACE INTO groups(name, bot, chat, tags, subscriptions, source, created_at)"
             " VALUES (?, ?, ?, ?, ?, 'config', ?)",
@@ -121,6 +124,8 @@ def subscribe(db: Database, group: str, category: str) -> dict[str, Any]:
     category = category.strip()
     if not category:
         raise InvalidInput("订阅的类别不能为空")
+    if category not in KINDS:  # a group subscribed only to an unknown kind would receive nothing at all
+        raise InvalidInput(f"没有 {category!r} 这个通知类别；可订阅：{'、'.join(KINDS)}")
     return _set_subscriptions(db, group, subs if category in subs else [*subs, category])
 
 

@@ -118,7 +118,8 @@ def schedule(db: Database, notice_id: int | str, spec: dict[str, Any], by: str =
         raise InvalidInput(f"通知 {notice['id']} 的内容与审核时不一致，请重新提交审核")
     db.execute("UPDATE sends SET status = 'cancelled' WHERE notice_id = ? AND status = 'pending'", [notice["id"]])
     if spec.get("cron"):
-        parse_cron(spec["cron"])
+        if parse_cron(spec["cron"]).get_next_fire_time(None, now) is None:
+            raise InvalidInput(f"--cron {spec['cron']!r} 永远不会触发（例如 2 月 31 日），请检查日和月")
         db.execute("UPDATE notices SET cron = ?, cron_from = ? WHERE id = ?", [spec["cron"], clock.iso(now),
                                                                                notice["id"]])
         detail = f"周期 {spec['cron']}（Asia/Shanghai）"

@@ -80,7 +80,7 @@ def get_notice(db: Database, notice_id: int | str) -> dict[str, Any]:
         key = int(notice_id)
     except (TypeError, ValueError):
         raise InvalidInput(f"通知编号应为数字：{notice_id!r}") from None
-    rows = list(db.query("SELECT * FROM notices WHERE id = ?", [key]))
+    rows = list(db.query("SELECT * FROM notices WHERE id = ?", [key])) if 0 < key < 2**63 else []  # SQLite's range
     if not rows:
         raise NotFound(f"没有编号为 {key} 的通知")
     return _clean(rows[0])

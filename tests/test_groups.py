@@ -13,7 +13,7 @@ from sqlite_utils import Database
 from cli import CliContext
 from cli import groups as cli_groups
 from config.settings import BotConfig, GroupConfig, Settings
-from errors import GongkaiError, InvalidInput, NotFound
+from errors import ConfigError, GongkaiError, InvalidInput, NotFound
 from scheduler import groups
 from scheduler.templates import KINDS
 from store import open_db, revisions
@@ -97,6 +97,21 @@ def test_subscriptions_filter_kinds(db: Database) -> None:
     assert groups.get_group(db, "药店-东区")["subscriptions"] == ["培训通知"]
     with pytest.raises(NotFound):
         groups.subscribe(db, "没有这个群", "预警信息")
+
+
+def test_an_unknown_kind_cannot_be_subscribed(db: Database) -> None:
+    """A group subscribed only to a kind no notice has would silently receive nothing."""
+    with pytest.raises(InvalidInput, match="没有 '天气' 这个通知类别；可订阅：.*预警信息"):
+        groups.subscribe(db, "药店-东区", "天气")
+    assert groups.get_group(db, "药店-东区")["subscriptions"] == []
+
+
+def test_a_configured_group_may_not_take_a_staff_groups_name(db: Database) -> None:
+    """Before, the config's group replaced the staff's (tags lost) and vanished with it when the config changed."""
+    groups.add_group(db, "夜市", "ding", "", ["餐饮", "夜市"])
+    with pytest.raises(ConfigError, match=r"\[groups\.夜市\] name: 已有工作人员添加的同名群"):
+        groups.sync_config_groups(db, (*CONFIG, GroupConfig("夜市", "ding", "", ("学校",))))
+    assert groups.get_group(db, "夜市")["tags"] == ["餐饮", "夜市"]
 
 
 def test_leaving_one_kind_of_every_kind_keeps_the_others(db: Database) -> None:

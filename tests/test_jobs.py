@@ -139,6 +139,8 @@ def test_schedule_validation(db_path: Path) -> None:
         with_db(db_path, jobs.schedule, notice_id, {"at": "2026-11-26T09:00"}, now=now)
     with pytest.raises(InvalidInput, match="无法识别"):
         with_db(db_path, jobs.schedule, notice_id, {"at": "明天"}, now=now)
+    with pytest.raises(InvalidInput, match="永远不会触发"):  # 31 February: a notice that would never go out
+        with_db(db_path, jobs.schedule, notice_id, {"cron": "0 9 31 2 *"}, now=now)
     notice = with_db(db_path, jobs.schedule, notice_id, {"at": "2026-12-01T09:00:30+08:00"}, now=now)
     assert notice["status"] == "scheduled"
 

@@ -94,6 +94,8 @@ def test_cancel_before_sending_only(db: Database) -> None:
         notices.cancel(db, notice_id)
     with pytest.raises(NotFound):
         notices.get_notice(db, 999)
+    with pytest.raises(NotFound, match="99999999999999999999"):  # beyond SQLite's integers: not found, no crash
+        notices.get_notice(db, "99999999999999999999")
 
 
 @pytest.mark.parametrize("text, kind", [
