@@ -78,7 +78,12 @@ def _write(ctx: CliContext, fn: Callable[..., dict[str, Any]], *args: Any, **kwa
 def cmd_create(args: argparse.Namespace, ctx: CliContext) -> int:
     body = _body(args)
     notice = _write(ctx, notices.create_notice, args.kind, args.title, body or "", args.to, _fields(args.field), args.by)
-    ctx.out(notice, lambda n: "已创建 " + _summary(n))
+    with transaction(ctx.db()) as db:
+        groups.sync_config_groups(db, ctx.settings.groups)
+        targets = len(groups.select_groups(db, notice["audience"]))
+    # A tag typed wrong selects nobody: say so now, not when nothing goes out.
+    reach = f"（目标当前选中 {targets} 个群）" if targets else "（⚠ 目标当前没有选中任何群：请检查标签，或先 groups add）"
+    ctx.out(notice, lambda n: "已创建 " + _summary(n) + reach)
     return 0
 
 

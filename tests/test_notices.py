@@ -199,6 +199,10 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [created["id"]]
     assert run_cli(settings, "notice", "cancel", n)[0] == 0
     assert run_cli(settings, "notice", "show", "x")[1] == "通知编号应为数字：'x'"
+    for to, reach in (("餐饮+!学校", "目标当前选中 2 个群"), ("餐饮+西城", "⚠ 目标当前没有选中任何群")):
+        assert run_cli(settings, "notice", "create", "--kind", "通知公告", "--title", "t", "--body", "b", "--to", to,
+                       "--by", "a")[0] == 0
+        assert reach in capsys.readouterr().out  # a mistyped tag is seen at once, not when nothing goes out
 
 
 def test_cli_bumps_revision_for_the_gateway(db: Database) -> None:
