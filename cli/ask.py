@@ -50,11 +50,22 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _answer(db: Any, hctx: Context, question: str, sender: str, no_log: bool) -> Reply:
-    if no_log:
-        return decide(hctx, question)
     event = Inbound(platform="cli", bot="cli", event_id=uuid.uuid4().hex, text=question, chat="", sender=sender)
-    with transaction(db):
+    if not no_log:
+        with transaction(db):
+            reply, _ = handle_inbound(db, hctx, event)
+        return reply
+    # --no-log answers as the chat would (查询 2026-0001 is still a command), then rolls back whatever answering
+    # wrote: the log row, and a possible request or acknowledgement the reply would then wrongly announce.
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        before = db.conn.total_changes
         reply, _ = handle_inbound(db, hctx, event)
+        wrote_more = db.conn.total_changes - before > 1  # more than the log row: a number opened, an ack
+    finally:
+        db.conn.execute("ROLLBACK")
+    if wrote_more or (reply.kind == "enquiry" and not reply.answered):
+        return decide(hctx, question)  # its reply would name what was not kept
     return reply
 
 

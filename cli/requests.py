@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from typing import Any
 
 from cli import CliContext
 from disclosure import requests as service
-from errors import InvalidInput
+from disclosure.workdays import load_calendar, parse_day
 from handlers import texts
+from knowledge.lexicon import normalize
 from store import transaction
 
 __all__ = ["register"]
+
+
+def _number(text: str) -> str:
+    """A request number as staff type it: ２０２６－０００１ reads as 2026-0001, as in the chat commands."""
+    return normalize(text).strip()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,22 +27,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.add_argument("--status", choices=service.STATUSES)
     ls.set_defaults(func=_list)
     show = verbs.add_parser("show", help="查看 (show one)")
-    show.add_argument("number")
+    show.add_argument("number", type=_number)
     show.set_defaults(func=_show)
     accept = verbs.add_parser("accept", help="确认收到，转为正式申请，开始计算答复期限")
-    accept.add_argument("number")
+    accept.add_argument("number", type=_number)
     accept.add_argument("--received", required=True, help="收到日 YYYY-MM-DD")
     accept.add_argument("--by", required=True)
     accept.add_argument("--note", default="")
     accept.set_defaults(func=_accept)
     answer = verbs.add_parser("answer", help="登记答复结果 (outcome code)")
-    answer.add_argument("number")
+    answer.add_argument("number", type=_number)
     answer.add_argument("--outcome", required=True, choices=sorted(service.OUTCOMES))
     answer.add_argument("--by", required=True)
     answer.add_argument("--note", default="")
     answer.set_defaults(func=_answer)
     close = verbs.add_parser("close", help="关闭线索（须写明理由）")
-    close.add_argument("number")
+    close.add_argument("number", type=_number)
     close.add_argument("--by", required=True)
     close.add_argument("--reason", required=True)
     close.set_defaults(func=_close)
@@ -64,12 +69,7 @@ def _show(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _accept(args: argparse.Namespace, ctx: CliContext) -> int:
-    from disclosure.workdays import load_calendar
-
-    try:
-        received = date.fromisoformat(args.received)
-    except ValueError:
-        raise InvalidInput(f"--received: 日期格式应为 YYYY-MM-DD，得到 {args.received!r}") from None
+    received = parse_day(args.received, "--received")
     db = ctx.db()
     with transaction(db):
         request = service.accept_request(db, args.number, received, args.by, load_calendar(db), args.note)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from typing import Any
 
 from sqlite_utils import Database
 
 from disclosure.requests import question_key
+from disclosure.workdays import parse_day
 from errors import InvalidInput
 from store import loads
 
@@ -17,17 +19,27 @@ KINDS = ("enquiry", "complaint", "command", "feedback")  # feedback: 不对 / �
 
 
 UNDELIVERED = ("failed", "dead", "expired")  # a deferred answer that never reached the chat
+_SQLITE_MAX_INT = 2**63 - 1  # a larger LIMIT cannot be bound; it means every row anyway
 
 
-def list_enquiries(db: Database, since: str = "", kind: str | None = None, unanswered: bool = False,
+def _since(since: date | str) -> str:
+    """The lower bound as the stored `at` texts compare: a real date, or "" for every row. Compared as typed,
+    2026/1/1 or ２０２６－０１－０１ would silently match nothing and 2026-02-30 everything."""
+    if isinstance(since, date):
+        return since.isoformat()
+    return parse_day(since, "--since").isoformat() if since.strip() else ""
+
+
+def list_enquiries(db: Database, since: date | str = "", kind: str | None = None, unanswered: bool = False,
                    limit: int = 100, undelivered: bool = False) -> list[dict[str, Any]]:
-    """The newest enquiries first; `since` is an ISO date or time (Asia/Shanghai). `delivery` is the state of a
-    deferred answer not yet posted (queued, or failed / dead / expired: the asker never saw it), else ""."""
+    """The newest enquiries first; `since` is a date or its YYYY-MM-DD text (Asia/Shanghai). `delivery` is the
+    state of a deferred answer not yet posted (queued, or failed / dead / expired: the asker never saw it), else ""."""
     if kind is not None and kind not in KINDS:
         raise InvalidInput(f"未知类型 {kind!r}，可选：{', '.join(KINDS)}")
     if limit < 1:
         raise InvalidInput("--limit 须为正整数")
-    where, args = ["e.at >= ?"], [since]
+    limit = min(limit, _SQLITE_MAX_INT)
+    where, args = ["e.at >= ?"], [_since(since)]
     if kind:
         where.append("e.kind = ?")
         args.append(kind)
@@ -46,9 +58,10 @@ def list_enquiries(db: Database, since: str = "", kind: str | None = None, unans
     return [{**dict(zip(columns, row)), "answered": bool(row[6]), "matches": loads(row[9], [])} for row in rows]
 
 
-def enquiry_stats(db: Database, since: str = "", top: int = 10) -> dict[str, Any]:
+def enquiry_stats(db: Database, since: date | str = "", top: int = 10) -> dict[str, Any]:
     """Totals by kind and channel, the answer rate, answers that never reached the chat, and the questions most
     often left unanswered."""
+    since = _since(since)
     rows = db.execute("SELECT channel, kind, answered, question FROM enquiries WHERE at >= ?", [since]).fetchall()
     undelivered = db.execute(
         f"SELECT COUNT(*) FROM replies WHERE created_at >= ? AND status IN ({', '.join('?' * len(UNDELIVERED))})",

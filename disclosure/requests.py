@@ -65,6 +65,7 @@ _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 _REPLY_DAYS = 20  # 条例 art.33
 _REPLY_DAYS_BEFORE_2019 = 15  # 2008 text, requests received before 2019-05-15
 _NEW_RULES_FROM = date(2019, 5, 15)
+_FIRST_RULES_FROM = date(2008, 5, 1)  # the 2008 条例 (国务院令第492号) took effect: no statutory deadline before
 
 
 def question_key(question: str) -> str:
@@ -143,24 +144,33 @@ def _with_overdue(request: dict[str, Any], today: date) -> dict[str, Any]:
 def accept_request(db: Database, number: str, received_on: date, by: str, calendar: Any,
                    note: str = "", now: datetime | None = None) -> dict[str, Any]:
     """Staff confirm receipt: the statutory clock starts on `received_on` (start day excluded)."""
+    by = _staff(by)
     request = _require(db, number, ("pending",))
+    today = (now or clock.now()).astimezone(clock.TZ).date()
+    if received_on > today:
+        raise InvalidInput(f"收到日 {received_on.isoformat()} 晚于今天 {today.isoformat()}：不能确认尚未收到的申请")
+    if received_on < _FIRST_RULES_FROM:
+        raise InvalidInput(f"收到日 {received_on.isoformat()} 早于《政府信息公开条例》施行日 "
+                           f"{_FIRST_RULES_FROM.isoformat()}，没有法定答复期限")
     days = _REPLY_DAYS if received_on >= _NEW_RULES_FROM else _REPLY_DAYS_BEFORE_2019
-    due = calendar.add_workdays(received_on, days)
-    estimated = bool(calendar.is_estimated(due))
+    due, estimated = calendar.due(received_on, days)
     return _update(db, request, now, status="accepted", received_on=received_on.isoformat(),
                    reply_due=due.isoformat(), due_estimated=int(estimated),
-                   note=note or f"{by} 确认收到申请")
+                   note=_signed(f"{by} 确认收到申请", note))
 
 
 def answer_request(db: Database, number: str, outcome: str, by: str, note: str = "",
                    now: datetime | None = None) -> dict[str, Any]:
     if outcome not in OUTCOMES:
         raise InvalidInput(f"未知结果代码 {outcome!r}，可选：{', '.join(OUTCOMES)}")
+    by = _staff(by)
     request = _require(db, number, ("accepted",))
-    return _update(db, request, now, status="answered", outcome=outcome, note=note or f"{by}：{OUTCOMES[outcome]}")
+    return _update(db, request, now, status="answered", outcome=outcome,
+                   note=_signed(f"{by}：{OUTCOMES[outcome]}", note))
 
 
 def close_request(db: Database, number: str, by: str, reason: str, now: datetime | None = None) -> dict[str, Any]:
+    by = _staff(by)
     if not reason.strip():
         raise InvalidInput("关闭线索须写明理由")
     request = _require(db, number, ("pending",))
@@ -169,8 +179,21 @@ def close_request(db: Database, number: str, by: str, reason: str, now: datetime
 
 def mark_faq(db: Database, number: str, by: str, note: str = "", now: datetime | None = None) -> dict[str, Any]:
     """The question deserved a catalog item; staff added one."""
+    by = _staff(by)
     request = _require(db, number, ("pending",))
-    return _update(db, request, now, status="faq", note=note or f"{by} 已补充到公开目录")
+    return _update(db, request, now, status="faq", note=_signed(f"{by} 已补充到公开目录", note))
+
+
+def _staff(by: str) -> str:
+    """Who did it: every change to a request names its staff member."""
+    if not (by or "").strip():
+        raise InvalidInput("必须用 --by 指明操作人")
+    return by.strip()
+
+
+def _signed(action: str, note: str) -> str:
+    """The change's note: who did what, then staff's own note, so neither hides the other."""
+    return f"{action}；{note.strip()}" if note.strip() else action
 
 
 def _require(db: Database, number: str, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ applies the rules, so those results are estimates (预估) until staff confirm t
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
@@ -20,6 +21,8 @@ from store import bump, set_meta, transaction
 __all__ = [
     "KINDS",
     "official_data_until",
+    "official_data_from",
+    "calendar_years",
     "WorkCalendar",
     "load_calendar",
     "parse_day",
@@ -48,15 +51,39 @@ def official_data_until() -> int:
         return 2026
 
 
-def parse_day(text: str) -> date:
-    """A staff-typed YYYY-MM-DD, or InvalidInput saying what is wrong."""
-    value = text.strip()
+@functools.cache
+def official_data_from() -> int:
+    """The first year whose 调休 schedule the installed `holidays` package knows; before it, only the rules (预估)."""
+    try:
+        from holidays.countries.china import ChinaStaticHolidays
+
+        return min(ChinaStaticHolidays.special_public_holidays)
+    except (ImportError, AttributeError, ValueError):
+        return 2001
+
+
+@functools.cache
+def calendar_years() -> tuple[int, int]:
+    """(first, last) year the `holidays` CN calendar has rules for: outside them it knows no holiday at all, so a
+    deadline there would be wrong, not merely estimated."""
+    try:
+        from holidays.countries.china import China
+
+        return int(China.start_year), int(China.end_year)
+    except (ImportError, AttributeError, ValueError):
+        return 1950, 2100
+
+
+def parse_day(text: str, field: str = "") -> date:
+    """A staff-typed YYYY-MM-DD (full-width digits read as half-width), or InvalidInput naming `field` and text."""
+    value = unicodedata.normalize("NFKC", text).strip()
     try:
         if len(value) != 10:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"日期应为 YYYY-MM-DD 格式的真实日期: {text!r}") from None
+        prefix = f"{field}: " if field else ""
+        raise InvalidInput(f"{prefix}日期应为 YYYY-MM-DD 格式的真实日期: {text!r}") from None
 
 
 class WorkCalendar:
@@ -70,6 +97,7 @@ class WorkCalendar:
             raise ValueError(f"override kind must be work or rest, not {sorted(bad)}")
         self.confirmed_years = frozenset(confirmed_years)
         self.last_official_year = last_official_year or official_data_until()
+        self.first_official_year = official_data_from()
         import holidays
 
         self._base = holidays.country_holidays("CN", language="zh_CN")
@@ -85,21 +113,30 @@ class WorkCalendar:
         """The n-th working day strictly after `start` (民法典 art.201: the start day is not counted)."""
         if n < 0 or n > _MAX_WORKDAYS:
             raise InvalidInput(f"工作日天数应在 0 到 {_MAX_WORKDAYS} 之间: {n}")
-        day = start
-        while n > 0:
+        first, last = calendar_years()
+        if not first <= start.year <= last:
+            raise InvalidInput(f"起算日 {start.isoformat()} 超出工作日日历的范围（{first} 至 {last} 年）")
+        day, count = start, n
+        while count > 0:
             day += timedelta(days=1)
+            if day.year > last:  # also keeps the count clear of date.max
+                raise InvalidInput(f"{start.isoformat()} 起 {n} 个工作日的截止日超出工作日日历的范围"
+                                   f"（{first} 至 {last} 年）")
             if self.is_workday(day):
-                n -= 1
+                count -= 1
         return day
 
     def is_estimated(self, day: date) -> bool:
-        """True when `day` lies in a year the official schedule does not cover and staff have not confirmed."""
-        return day.year > self.last_official_year and day.year not in self.confirmed_years
+        """True when `day` lies in a year the official schedule does not cover (after its last year, or before its
+        first) and staff have not confirmed."""
+        covered = self.first_official_year <= day.year <= self.last_official_year
+        return not covered and day.year not in self.confirmed_years
 
     def due(self, start: date, n: int) -> tuple[date, bool]:
-        """(due date, estimated): estimated when any counted day falls in an unconfirmed future year."""
+        """(due date, estimated): estimated when any counted day falls in an unconfirmed year outside the data."""
         end = self.add_workdays(start, n)
-        return end, self.is_estimated(end)
+        first = min(start + timedelta(days=1), end)  # the start day itself is not counted
+        return end, any(self.is_estimated(date(year, 1, 1)) for year in range(first.year, end.year + 1))
 
 
 def load_calendar(db: Database) -> WorkCalendar:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -86,3 +89,126 @@ def open_accepted(db: Database) -> str:
     number = open_one(db, "另一个问题", sender="s9")["id"]
     service.accept_request(db, number, date(2026, 2, 10), "张三", load_calendar(db))
     return number
+
+
+def test_accept_refuses_a_receipt_after_today_or_before_the_regulation(db: Database) -> None:
+    number = open_one(db, "问题")["id"]
+    with pytest.raises(InvalidInput, match="收到日 2026-02-11 晚于今天 2026-02-10"):
+        service.accept_request(db, number, date(2026, 2, 11), "张三", load_calendar(db), now=at("2026-02-10T23:59"))
+    with pytest.raises(InvalidInput, match="收到日 9999-12-31"):  # was OverflowError in the calendar
+        service.accept_request(db, number, date(9999, 12, 31), "张三", load_calendar(db), now=at("2026-02-10T10:00"))
+    with pytest.raises(InvalidInput, match="2008-05-01"):  # no statutory deadline before the 2008 条例
+        service.accept_request(db, number, date(1949, 1, 3), "张三", load_calendar(db))
+    assert service.get_request(db, number)["status"] == "pending"
+
+
+def test_notes_keep_who_as_well_as_the_note(db: Database) -> None:
+    number = open_one(db, "问题")["id"]
+    accepted = service.accept_request(db, number, date(2026, 2, 10), " 张三 ", load_calendar(db), "电话核实")
+    assert accepted["note"] == "张三 确认收到申请；电话核实"
+    answered = service.answer_request(db, number, "granted", "李四", "已邮寄")
+    assert answered["note"] == "李四：予以公开；已邮寄"
+    notes = [json.loads(e["change"])["note"] for e in db["request_events"].rows_where("request_id = ?", [number])]
+    assert notes == ["张三 确认收到申请；电话核实", "李四：予以公开；已邮寄"]
+
+
+@pytest.mark.parametrize("by", ["", "  "])
+def test_a_blank_staff_name_is_refused(db: Database, by: str) -> None:
+    number = open_one(db, "问题")["id"]
+    with pytest.raises(InvalidInput, match="--by"):
+        service.accept_request(db, number, date(2026, 2, 10), by, load_calendar(db))
+    with pytest.raises(InvalidInput, match="--by"):
+        service.close_request(db, number, by, "属于咨询")
+    with pytest.raises(InvalidInput, match="--by"):
+        service.answer_request(db, open_accepted(db), "granted", by)
+    assert service.get_request(db, number)["status"] == "pending"
+
+
+# ---- through the CLI, as a shell runs it -----------------------------------------------------------------
+
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def wide(text: str) -> str:
+    """The full-width spelling of digits and hyphens, as an IME types them."""
+    return text.translate(str.maketrans("0123456789-", "０１２３４５６７８９－"))
+
+
+@pytest.fixture
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """cli(*args) -> (exit code, stdout, stderr) of `bot.py --db <tmp> args`, through bot.main."""
+    import bot
+
+    for name in [k for k in os.environ if k.startswith("GONGKAI_")]:
+        monkeypatch.delenv(name)
+    path = str(tmp_path / "cli.db")
+
+    def call(*args: str) -> tuple[int, str, str]:
+        code = bot.main(["--db", path, *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+def test_cli_request_numbers_and_dates_may_be_typed_full_width(cli: Cli) -> None:
+    number = json.loads(cli("ask", "驾照怎么换证", "--json")[1])["request_id"]
+    code, out, _ = cli("requests", "show", wide(number), "--json")
+    assert code == 0 and json.loads(out)["id"] == number
+    today = clock.now().date().isoformat()
+    code, out, err = cli("requests", "accept", wide(number), "--received", wide(today), "--by", "张三", "--json")
+    assert code == 0, err
+    assert json.loads(out)["received_on"] == today
+    code, out, err = cli("requests", "answer", wide(number), "--outcome", "granted", "--by", "张三", "--json")
+    assert code == 0 and json.loads(out)["status"] == "answered", err
+    other = json.loads(cli("ask", "另一个没有答案的问题", "--json")[1])["request_id"]
+    code, out, err = cli("requests", "close", wide(other), "--by", "张三", "--reason", "属于咨询", "--json")
+    assert code == 0 and json.loads(out)["status"] == "closed", err
+
+
+def test_cli_bad_received_dates_are_one_line_errors(cli: Cli) -> None:
+    number = json.loads(cli("ask", "驾照怎么换证", "--json")[1])["request_id"]
+    for received, says in (("9999-12-31", "晚于今天"), ("2026/2/10", "--received"), (" ", "--received")):
+        code, _, err = cli("requests", "accept", number, "--received", received, "--by", "张三")
+        assert code == 1 and says in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = cli("requests", "accept", number, "--received", "2026-02-10", "--by", "")
+    assert code == 1 and "--by" in err
+
+
+@pytest.mark.parametrize("since", ["2026/1/1", "yesterday", "2026-02-30", "2026-1-1"])
+def test_cli_enquiries_since_must_be_a_real_date(cli: Cli, since: str) -> None:
+    cli("ask", "驾照怎么换证")
+    for verb in ("list", "stats"):
+        code, _, err = cli("enquiries", verb, "--since", since)
+        assert code == 1 and "--since" in err and since in err
+
+
+def test_cli_enquiries_since_reads_full_width_digits(cli: Cli) -> None:
+    cli("ask", "驾照怎么换证")
+    today = wide(clock.now().date().isoformat())
+    code, out, _ = cli("enquiries", "list", "--since", today, "--json")
+    assert code == 0 and [r["question"] for r in json.loads(out)] == ["驾照怎么换证"]
+    code, out, _ = cli("enquiries", "stats", "--since", today, "--json")
+    assert code == 0 and json.loads(out)["total"] == 1
+    code, out, _ = cli("enquiries", "list", "--since", "2100-01-01", "--json")
+    assert code == 0 and json.loads(out) == []
+
+
+def test_cli_enquiries_huge_limit_means_every_row(cli: Cli) -> None:
+    cli("ask", "驾照怎么换证")
+    code, out, err = cli("enquiries", "list", "--limit", "99999999999999999999", "--json")
+    assert code == 0, err
+    assert len(json.loads(out)) == 1
+
+
+def test_cli_ask_no_log_still_recognises_chat_commands(cli: Cli) -> None:
+    logged = json.loads(cli("ask", "驾照怎么换证", "--json")[1])
+    number = logged["request_id"]
+    code, out, _ = cli("ask", f"查询 {number}", "--no-log", "--json")
+    quiet = json.loads(out)
+    assert code == 0 and quiet["request_id"] == number and number in quiet["reply"]
+    assert json.loads(cli("ask", "新的问题没有答案", "--no-log", "--json")[1])["request_id"] is None
+    rows = json.loads(cli("enquiries", "list", "--json")[1])
+    assert [r["question"] for r in rows] == ["驾照怎么换证"]  # the --no-log questions left no row
+    assert [r["id"] for r in json.loads(cli("requests", "list", "--json")[1])] == [number]

@@ -22,6 +22,7 @@ from disclosure.workdays import (
     confirmed_years,
     list_overrides,
     load_calendar,
+    parse_day,
     remove_override,
     set_override,
 )
@@ -204,3 +205,31 @@ def test_cli_confirm_year(settings: Settings, capsys: pytest.CaptureFixture[str]
     assert json.loads(capsys.readouterr().out)["estimated"] is False
     _run(settings, "calendar", "confirm", "2027", "--undo", "--json")
     assert json.loads(capsys.readouterr().out) == {"year": 2027, "confirmed": False}
+
+
+def test_dates_outside_the_library_calendar_are_refused_not_a_traceback(cal: WorkCalendar) -> None:
+    with pytest.raises(InvalidInput, match="起算日 9999-12-25 超出"):  # was OverflowError past date.max
+        cal.due(D("9999-12-25"), 20)
+    with pytest.raises(InvalidInput, match="2100-12-25 起 20 个工作日的截止日超出"):  # past it no holiday is known
+        cal.add_workdays(D("2100-12-25"), 20)
+    with pytest.raises(InvalidInput, match="起算日 1949-12-30 超出"):
+        cal.due(D("1949-12-30"), 20)
+
+
+def test_years_before_the_official_data_are_estimated(cal: WorkCalendar) -> None:
+    assert cal.due(D("1990-03-01"), 20)[1]  # the library knows the rules, not that year's 调休
+    assert cal.due(D("2000-12-20"), 20)[1]  # counted from 2000 into 2001
+    assert not cal.due(D("2000-12-31"), 20)[1]  # every counted day is in 2001
+    assert not cal.due(D("2019-05-10"), 15)[1]
+    assert WorkCalendar(confirmed_years=[1990]).due(D("1990-03-01"), 20) == (D("1990-03-29"), False)
+
+
+def test_parse_day_reads_full_width_digits_and_names_the_field() -> None:
+    assert parse_day("２０２６－０２－１０") == D("2026-02-10")
+    with pytest.raises(InvalidInput, match="--since: 日期应为 YYYY-MM-DD.*'2026-02-30'"):
+        parse_day("2026-02-30", "--since")
+
+
+def test_cli_due_out_of_range_is_a_user_error(settings: Settings) -> None:
+    with pytest.raises(InvalidInput, match="9999-12-25"):
+        _run(settings, "calendar", "due", "9999-12-25")
