@@ -161,6 +161,11 @@ def _bot(entry: dict[str, Any], index: int, name: str, env: Mapping[str, str]) -
             raise ConfigError(f"{name}: {section} {key}: required, a non-empty string")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", entry["name"]):
         raise ConfigError(f"{name}: {section} name: use letters, digits, '-', '_' or '.' (it is part of a URL)")
+    from platforms import REGISTRY  # here, not at the top: platforms imports aiohttp, config must stay light
+
+    if entry["platform"] not in REGISTRY:  # every command, not only `run`, should stop on a typo here
+        raise ConfigError(f"{name}: {section} platform: unknown platform {entry['platform']!r} "
+                          f"(known: {', '.join(sorted(REGISTRY))})")
     options: dict[str, Any] = {}
     for key, value in entry.items():
         if key in ("name", "platform"):

@@ -55,6 +55,7 @@ def test_env_secret_is_resolved_and_not_in_repr(tmp_path: Path) -> None:
         ('[[bots]]\nname = "a"\nplatform = "webhook"\nsecret = "env:NOPE"\n',
          "[bots.a] secret: environment variable NOPE is not set"),
         ('[[bots]]\nplatform = "webhook"\n', "[bots #1] name: required"),
+        ('[[bots]]\nname = "a"\nplatform = "wechat"\n', "[bots.a] platform: unknown platform 'wechat' (known: "),
         ('[[bots]]\nname = "a b"\nplatform = "webhook"\n', "[bots.a b] name: use letters"),
         ('[[groups]]\nname = "g"\nbot = "ghost"\n', "[groups.g] bot: no [[bots]] entry named 'ghost'"),
         ('[[groups]]\nname = "g"\nbot = "x"\ncolour = 1\n', "[groups.g] colour: unknown key"),
