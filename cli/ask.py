@@ -36,6 +36,9 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         raise InvalidInput("--top 须为正整数")
     db = ctx.db()
     items = all_items(db)
+    if not items:  # every question will open a possible request: say why, in case the wrong database is open
+        print(f"注意：公开目录为空（数据库 {ctx.settings.db}），问题都将登记为线索。请先 catalog import 导入目录，"
+              "或运行一次网关以载入演示目录。", file=sys.stderr)
     hctx = Context(knowledge=Knowledge.build(items), salt=installation_salt(db), top_k=args.top,
                    items={item["id"]: item for item in items})
     sender = _user()

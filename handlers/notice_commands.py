@@ -12,7 +12,7 @@ import re
 from sqlite_utils import Database
 
 from disclosure.requests import question_key
-from handlers import Context, Reply, pseudonym
+from handlers import Context, Reply, pseudonym, texts
 from handlers.commands import QUESTION_WORDS
 from knowledge.lexicon import normalize
 from platforms import Inbound
@@ -23,7 +23,13 @@ __all__ = ["handle", "acknowledgement"]
 NOTHING_TO_ACKNOWLEDGE = "本群暂无需要回复的通知。"
 _TRIM = " \t\r\n。.！!，,～~"
 # What an acknowledgement says once its courtesies are gone: 收到，谢谢 / 好的收到 / 我们已经全部下架了.
-_COURTESY = re.compile(r"好的|好嘞|谢谢|多谢|感谢|辛苦了|辛苦|我们|本店|我店|已经|全部|都|均|马上|立即|了|啦|哈|嗯|ok|已")
+_COURTESY = re.compile(r"好的|好嘞|谢谢|多谢|感谢|辛苦了|辛苦|我们店|我们家|店里|我们|本店|我店|我家|已经|全部|都|均|共|"
+                       r"马上去查|马上查|立即查|去查|查一下|正在查|马上|立即|了|啦|哈|嗯|ok|已")
+_QUANTITY = re.compile(r"\d+(盒|箱|件|瓶|袋|包|个|支|罐|桶|斤|公斤|千克|份)")  # 已下架，共 5 盒
+# A reply to a recall from a shop that never had the product: 本店无此批次, 没有进货, 暂无此产品, 没有.
+_NONE_STOCKED = re.compile(r"暂?(无|没有|没|未)(进货|进过货|进过|销售过|销售|卖过|经营过|经营)?(此|这个|该|这款|这批|这种|相关|过)?"
+                           r"(批次|批|产品|货|商品|库存)?(产品|货)?")
+NONE_STOCKED = "无此产品"
 _REPEATED = re.compile(r"(.+?)\1+")
 _LONGEST_ACKNOWLEDGEMENT = 16  # characters once courtesies are gone: 收到收到收到 is one, a sentence is not
 _ACKNOWLEDGEMENTS = {"收到": "收到", "下架": "已下架", "收到下架": "已下架", "下架收到": "已下架", "阅": "已阅", "读": "已阅",
@@ -45,6 +51,8 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     group = groups.find_group(db, event.bot, event.chat)
     if group is None:  # 收到 from a chat we do not push to acknowledges nothing, and is no question either
         return Reply(NOTHING_TO_ACKNOWLEDGE, kind="command") if ack not in (None, "1") else None
+    if ack == NONE_STOCKED and not _latest_is_recall(db, group["name"]):  # 没有 answers only a recall
+        return Reply(texts.OKAY, kind="command")
     who = pseudonym(ctx.salt, event.platform, event.sender)
     if ack is not None:
         return _ack(db, group["name"], ack, who)
@@ -53,10 +61,20 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
 
 def acknowledgement(text: str) -> str | None:
     """收到, 已下架, 已阅 or 1 when the whole message is one of them, in everyday wording too; else None."""
-    core = _COURTESY.sub("", question_key(text))
+    core = _QUANTITY.sub("", _COURTESY.sub("", question_key(text)))
     if len(core) > _LONGEST_ACKNOWLEDGEMENT:  # also spares _REPEATED, whose time grows with the square of the text
         return None
-    return _ACKNOWLEDGEMENTS.get(_REPEATED.sub(r"\1", core))  # 收到收到 -> 收到
+    core = _REPEATED.sub(r"\1", core)  # 收到收到 -> 收到
+    if core in _ACKNOWLEDGEMENTS:
+        return _ACKNOWLEDGEMENTS[core]
+    if core.startswith("下架") and _NONE_STOCKED.fullmatch(core[2:]):  # 已下架，无库存
+        return "已下架"
+    return NONE_STOCKED if _NONE_STOCKED.fullmatch(core) else None
+
+
+def _latest_is_recall(db: Database, group: str) -> bool:
+    latest = notices.latest_sent(db, group)
+    return latest is not None and latest["kind"] == "问题产品下架通知"
 
 
 def _ack(db: Database, group: str, text: str, who: str) -> Reply | None:

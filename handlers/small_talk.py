@@ -22,7 +22,7 @@ _GREETINGS = ("你好 您好 大家好 各位好 早上好 上午好 中午好 �
               "嘻").split()
 _THANKS = "谢谢 谢了 谢啦 多谢 感谢 辛苦了 辛苦 麻烦了 麻烦您了 麻烦你了 有劳".split()
 _OKAYS = ("好的 好滴 好嘞 好吧 ok okay 嗯 哦 噢 知道了 知道啦 知道 明白了 明白 了解了 了解 懂了 是的 对的 没错 行 可以 再见 拜拜 "
-          "bye 好").split()
+          "bye 好 666 66 6 赞 点赞 棒 厉害 牛").split()
 _ADDRESS = "各位 大家 领导 老师 同志 师傅 小助手 助手 机器人 所有人 亲 你 您 啊 呀 哈 啦 呢 的 了 嘛 哟".split()
 _SMALL_TALK = re.compile("|".join(sorted({*_GREETINGS, *_THANKS, *_OKAYS, *_ADDRESS}, key=len, reverse=True)))
 _ANY_THANKS = re.compile("|".join(_THANKS))

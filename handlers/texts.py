@@ -89,7 +89,7 @@ def complaint(best: Mapping[str, Any] | None) -> str:
 
 
 REQUEST_STATUS = {
-    "pending": "待甄别",
+    "pending": "已登记，待工作人员甄别",
     "accepted": "已转为正式申请，办理中",
     "faq": "已补充到公开目录",
     "answered": "已答复",
@@ -97,9 +97,12 @@ REQUEST_STATUS = {
 }
 
 
-def request_status(request: Mapping[str, Any]) -> str:
+def request_status(request: Mapping[str, Any], own: bool = False) -> str:
     status = REQUEST_STATUS.get(request["status"], request["status"])
     text = f"编号 {request['id']}：{status}。登记时间 {request['created_at'][:16].replace('T', ' ')}。"
+    if own:
+        question = str(request.get("question", ""))
+        text += f"\n您的问题：“{question[:40]}{'…' if len(question) > 40 else ''}”"
     if request.get("reply_due"):
         suffix = "（预估）" if request.get("due_estimated") else ""
         text += f"\n答复期限：{request['reply_due']}{suffix}。"
@@ -129,6 +132,11 @@ def subscribed(group: str, category: str, categories: Sequence[str]) -> str:
     return f"本群“{group}”已订阅“{category}”。当前订阅：{'、'.join(categories) or '全部类别'}。"
 
 
+def already_all(group: str, category: str) -> str:
+    return (f"本群“{group}”目前接收全部类别的通知，已包含“{category}”，无需订阅。"
+            f"如只想接收“{category}”，请发送“只订阅 {category}”；不想接收某类，请发送“退订 类别”。")
+
+
 def unsubscribed(group: str, category: str, categories: Sequence[str]) -> str:
     return f"本群“{group}”已退订“{category}”。当前订阅：{'、'.join(categories) or '全部类别'}。"
 
@@ -145,7 +153,7 @@ def last_subscription(group: str, category: str) -> str:
 def subscriptions(group: str, categories: Sequence[str], known: Sequence[str]) -> str:
     now = "、".join(categories) if categories else "全部类别"
     return (f"本群“{group}”当前订阅：{now}。可订阅的类别：{'、'.join(known)}。"
-            "发送“订阅 类别”只接收所订类别，发送“退订 类别”不再接收该类别，例如“退订 培训通知”。")
+            "发送“只订阅 类别”只接收该类别，“订阅 类别”再加一类，“退订 类别”不再接收该类别，例如“退订 培训通知”。")
 
 
 def unknown_category(category: str, known: Sequence[str]) -> str:

@@ -76,6 +76,13 @@ def test_gongkai_db_environment_variable(tmp_path: Path, db: Path, run: Runner) 
     assert result.returncode == 0 and len(json.loads(result.stdout)) >= 40
 
 
+def test_ask_warns_when_the_catalog_is_empty(tmp_path: Path, db: Path, run: Runner) -> None:
+    """A new database (a mistyped --db) answers nothing: every question would quietly become a request."""
+    empty = run("ask", "小饭桌怎么备案", "--json", db=tmp_path / "new.db")
+    assert empty.returncode == 0 and "公开目录为空" in empty.stderr and json.loads(empty.stdout)["request_id"]
+    assert "公开目录为空" not in run("ask", "小饭桌怎么备案", db=db).stderr
+
+
 def test_ask_json_shape(db: Path, run: Runner) -> None:
     result = run("ask", "小饭桌怎么备案", "--json", db=db)
     assert result.returncode == 0, result.stderr

@@ -262,10 +262,14 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     await rig.until(lambda db: db.execute("SELECT COUNT(*) FROM deliveries WHERE send_n = 2 AND status = 'sent'")
                     .fetchone()[0] == 1)
     assert [p["chat"] for p in server.posts][-1] == "c1" and "请回复" in server.posts[-1]["text"]
+    reply = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("本店无此批次", "c1")))
+    assert "（无此产品）" in reply.text  # the shop never had it: an answer to the recall all the same
     training = rig.db(lambda db: publish(db, to="群0", kind="培训通知", start="2099-02-01T09:00"))
     await rig.until(finished(training))
     reply = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名 张三 某某餐厅", "c0")))
     assert "报名成功" in reply.text
+    not_a_recall = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("没有", "c0")))
+    assert "随时提问" in not_a_recall.text  # 没有 answers a recall only; the latest notice is the training
     usage = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名", "c0")))
     assert "报名格式" in usage.text
     assert rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名要带什么材料？", "c0"))) is None
@@ -291,6 +295,17 @@ async def test_questions_about_the_latest_notice_are_answered_from_its_fields(ri
     assert ask("培训谁参加") is None  # no audience given: the catalog may know
     assert ask("小饭桌在哪里备案") is None  # not about a notice
     assert ask("培训在哪里？", "c1") is None  # this group got no training
+    assert ask("怎么报名") == "《标题》报名方式：在本群发送“报名 姓名 单位”，例如“报名 张三 某某餐饮店”。"
+    assert ask("我报错了，想取消报名") == "《标题》取消或更正报名，请联系本次培训的联系人：王科长"
+    # A bare follow-up is about the group's latest notice, here the recall; anything more is the catalog's.
+    assert ask("批号是多少？") == "《标题》生产日期/批号：20261101"
+    assert ask("什么产品啊") == "《标题》产品名称：某牌面膜"
+    assert ask("几点开始") is None  # the training is not the latest notice
+    assert ask("健康证在哪里办") is None and ask("营业时间") is None
+    second = rig.db(lambda db: publish(db, to="群1", kind="培训通知", start="2099-03-01T14:00", place="区局二楼"))
+    await rig.until(finished(second))
+    assert ask("几点开始", "c1") == "《标题》培训时间：2099年03月01日 14:00"
+    assert ask("在几楼？", "c1") == "《标题》培训地点：区局二楼"
     after = Context(knowledge=None, salt=b"test", now=lambda: datetime(2099, 2, 3, tzinfo=clock.TZ))  # type: ignore[arg-type]
     assert rig.db(lambda db: notice_questions.handle(db, after, inbound("培训在哪里？", "c0"))) is None  # over
 
@@ -298,7 +313,11 @@ async def test_questions_about_the_latest_notice_are_answered_from_its_fields(ri
 @pytest.mark.parametrize(("text", "expected"), [
     ("收到", "收到"), ("收到收到", "收到"), ("收到，谢谢", "收到"), ("好的收到！", "收到"), ("已收到", "收到"), ("已下架", "已下架"),
     ("我们已经全部下架了，谢谢", "已下架"), ("收到，已下架", "已下架"), ("已阅", "已阅"), ("1", "1"),
-    ("收到的通知是什么意思", None), ("下架的产品怎么处理", None), ("谢谢", None), ("好", None)])
+    ("收到的通知是什么意思", None), ("下架的产品怎么处理", None), ("谢谢", None), ("好", None),
+    # what shops reply to a recall: quantities, the shop itself, "checking", and "we never had it"
+    ("收到，马上查", "收到"), ("已下架，本店共下架5盒", "已下架"), ("我们店已经全部下架了", "已下架"), ("已经下架了 共3盒", "已下架"),
+    ("已下架 无库存", "已下架"), ("本店无此批次", "无此产品"), ("没有进货", "无此产品"), ("暂无此产品", "无此产品"),
+    ("我们家没有这个产品", "无此产品"), ("没有", "无此产品"), ("没有这个证怎么办", None)])
 def test_acknowledgements_in_everyday_wording(text: str, expected: str | None) -> None:
     assert notice_commands.acknowledgement(text) == expected
 
