@@ -116,6 +116,8 @@ def schedule(db: Database, notice_id: int | str, spec: dict[str, Any], by: str =
         raise InvalidInput(f"通知 {notice['id']} 当前为“{notice['status_text']}”，须先审核通过才能排期")
     if notices.content_hash(notice) != notice["approved_hash"]:
         raise InvalidInput(f"通知 {notice['id']} 的内容与审核时不一致，请重新提交审核")
+    if notices.delivered_groups(db, notice["id"]) and not notice["cron"]:  # a second broadcast, reminders dropped
+        raise InvalidInput(f"通知 {notice['id']} 已发送，不能重新排期；未送达的群由发送队列自动重试")
     db.execute("UPDATE sends SET status = 'cancelled' WHERE notice_id = ? AND status = 'pending'", [notice["id"]])
     if spec.get("cron"):
         if parse_cron(spec["cron"]).get_next_fire_time(None, now) is None:

@@ -134,6 +134,20 @@ def _expect(notice: Mapping[str, Any], allowed: tuple[str, ...], action: str) ->
         raise InvalidInput(f"通知 {notice['id']} 当前为“{now}”，不能{action}（需为：{need}）")
 
 
+def delivered_groups(db: Database, notice_id: int) -> int:
+    """Groups that have (or may have: sending, uncertain) received the notice already."""
+    row = db.execute("SELECT COUNT(DISTINCT grp) FROM deliveries WHERE notice_id = ?"
+                     " AND status IN ('sent', 'sending', 'uncertain')", [notice_id]).fetchone()
+    return int(row[0])
+
+
+def _expect_unsent(db: Database, notice: Mapping[str, Any], action: str) -> None:
+    """What groups have read cannot be changed under them: a correction is a notice of its own."""
+    sent = delivered_groups(db, notice["id"])
+    if sent:
+        raise InvalidInput(f"通知 {notice['id']} 已发送到 {sent} 个群，不能{action}；如需更正，请另建一条更正通知")
+
+
 def submit(db: Database, notice_id: int | str, by: str) -> dict[str, Any]:
     """Send a draft for review; the sensitive scan runs now so the reviewer sees its findings."""
     by, notice = _need_user(by), get_notice(db, notice_id)
@@ -188,6 +202,7 @@ def edit(db: Database, notice_id: int | str, by: str, title: str | None = None, 
     """Change the content; anything already reviewed goes back to draft and its approval is void."""
     by, notice = _need_user(by), get_notice(db, notice_id)
     _expect(notice, EDITABLE, "修改")
+    _expect_unsent(db, notice, "修改")
     new = {"title": notice["title"] if title is None else title.strip(),
            "body": notice["body"] if body is None else body,
            "fields": notice["fields"] if fields is None else {**notice["fields"], **fields},
@@ -205,12 +220,15 @@ def edit(db: Database, notice_id: int | str, by: str, title: str | None = None, 
 
 
 def cancel(db: Database, notice_id: int | str, by: str = "") -> dict[str, Any]:
-    """Withdraw before sending starts; pending send times are cancelled with it."""
+    """Withdraw it: pending send times (reminders, cron rounds) are cancelled. Groups that have it keep it, and
+    the audit says how many."""
     notice = get_notice(db, notice_id)
     _expect(notice, EDITABLE, "撤销")
     cancelled = _cancel_sends(db, notice["id"])
     set_status(db, notice["id"], "cancelled")
-    audit(db, notice["id"], by or "staff", "cancel", f"撤销 {cancelled} 个待发时间")
+    sent = delivered_groups(db, notice["id"])
+    kept = f"；已送达的 {sent} 个群不受影响" if sent else ""
+    audit(db, notice["id"], by or "staff", "cancel", f"撤销 {cancelled} 个待发时间{kept}")
     return get_notice(db, notice["id"])
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 import clock
-from errors import DeliveryError, PermanentError, RateLimited
+from errors import DeliveryError, InvalidInput, PermanentError, RateLimited
 from platforms import Platform, Target
 from platforms.limiter import Limiter
 from scheduler import groups, notices
@@ -158,6 +158,8 @@ def recover(db: Database) -> int:
 def resend_uncertain(db: Database, notice_id: int | str, by: str) -> int:
     """Staff decided the uncertain rows did not arrive: queue them again (a duplicate is their call)."""
     notice = notices.get_notice(db, notice_id)
+    if notice["status"] == "cancelled":
+        raise InvalidInput(f"通知 {notice['id']} 已撤销，不能重发")
     cur = db.execute("UPDATE deliveries SET status = 'queued', next_at = ?, error = '' WHERE notice_id = ?"
                      " AND status = 'uncertain'", [clock.iso(clock.now()), notice["id"]])
     notices.audit(db, notice["id"], by or "staff", "resend_uncertain", f"{cur.rowcount} 条重新排队")

@@ -93,6 +93,9 @@ def render(notice: Mapping[str, Any], reminder: str = "", ack_code: str = "") ->
     tail = [_RECALL_LINE] if kind == "问题产品下架通知" else []
     if kind == "培训通知":
         tail.append("报名请回复“报名 姓名 单位”。")
-    tail.append(_ACK_CODE_LINE.format(code=ack_code) if ack_code else _ACK_LINE)
+    if ack_code:
+        tail.append(_ACK_CODE_LINE.format(code=ack_code))
+    elif kind not in ACK_WORDS:  # a recall already asks for 已下架: one reply asked for, not two
+        tail.append(_ACK_LINE)
     parts.append("\n".join(tail))
     return Message(body="\n\n".join(parts), title=title)

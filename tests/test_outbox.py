@@ -215,6 +215,23 @@ async def test_crash_leaves_uncertain_rows_that_are_not_resent(rig: Rig, fake: A
     assert len(server.posts) == 2 and rig.db(notices.show, notice_id)["status"] == "done"
 
 
+async def test_a_sent_notice_is_not_changed_under_its_readers(rig: Rig, fake: Any) -> None:
+    """Once groups have it: no edit, no second broadcast; a cancel stops what is pending and says who has it; a
+    cancelled notice's uncertain rows are not resent."""
+    await rig.start()
+    notice_id = rig.db(lambda db: publish(db, to="群1", kind="问题产品下架通知", reply_by="2099-01-01T17:00"))
+    await rig.until(all_sent(notice_id))
+    with pytest.raises(InvalidInput, match="已发送到 1 个群，不能修改；如需更正，请另建一条更正通知"):
+        rig.db(notices.edit, notice_id, "alice", "新标题")
+    with pytest.raises(InvalidInput, match="已发送，不能重新排期"):
+        rig.db(jobs.schedule, notice_id, {"now": True})
+    assert rig.db(notices.cancel, notice_id, "carol")["status"] == "cancelled"
+    assert "已送达的 1 个群不受影响" in rig.db(notices.show, notice_id)["audit"][-1]["detail"]
+    rig.db(lambda db: db.execute("UPDATE deliveries SET status = 'uncertain' WHERE notice_id = ?", [notice_id]))
+    with pytest.raises(InvalidInput, match="已撤销，不能重发"):
+        rig.db(outbox.resend_uncertain, notice_id, "carol")
+
+
 def test_limiter_windows_and_pause() -> None:
     now = [0.0]
     limiter = Limiter.per_rate(per_minute=20, per_second=5, clock_fn=lambda: now[0])
