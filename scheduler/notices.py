@@ -7,6 +7,8 @@ freezes a content hash and any edit voids it. Every step is a row in `notice_aud
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,10 +94,21 @@ def list_notices(db: Database) -> list[dict[str, Any]]:
     return [{**r, "status_text": STATUS_TEXT.get(r["status"], r["status"])} for r in rows]
 
 
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")  # zero-width characters: 张三\u200b is still 张三
+
+
 def _need_user(by: str) -> str:
-    if not (by or "").strip():
+    name = _INVISIBLE.sub("", unicodedata.normalize("NFKC", by or "")).strip()
+    if not name:
         raise InvalidInput("必须用 --by 指明操作人")
-    return by.strip()
+    return name
+
+
+def _writers(db: Database, notice_id: int) -> set[str]:
+    """Everyone who wrote, changed or submitted the text, compared case-insensitively (Alice is alice)."""
+    rows = db.execute("SELECT who FROM notice_audit WHERE notice_id = ? AND action IN ('create', 'edit', 'submit')",
+                      [notice_id]).fetchall()
+    return {_need_user(row[0]).casefold() for row in rows if row[0].strip()}
 
 
 def _check_text(title: str, body: str) -> None:
@@ -165,8 +178,8 @@ def approve(db: Database, notice_id: int | str, by: str, override: str | None = 
     """Second-person approval; freezes the content hash that release checks again."""
     by, notice = _need_user(by), get_notice(db, notice_id)
     _expect(notice, ("submitted",), "审核通过")
-    if by == notice["author"]:
-        raise InvalidInput(f"不能审核自己起草的通知（起草人：{by}）；请由另一名工作人员审核")
+    if by.casefold() in _writers(db, notice["id"]) | {notice["author"].casefold()}:
+        raise InvalidInput(f"不能审核自己起草、修改或提交的通知（{by}）；请由另一名工作人员审核")
     reason = (override or "").strip()
     if notice["findings"] and not reason:
         found = "；".join(f"{f['label']} {f['value']}" for f in notice["findings"])

@@ -51,6 +51,19 @@ def test_self_approval_is_refused(db: Database) -> None:
     assert actions(db, notice_id) == ["create", "submit", "approve"]
 
 
+@pytest.mark.parametrize("approver", ["Alice", "alice\u200b", "ａｌｉｃｅ", "carol"])
+def test_whoever_wrote_or_changed_the_text_cannot_approve_it(db: Database, approver: str) -> None:
+    """The second-person check holds against another spelling of a name and against an editor (carol)."""
+    notice_id = draft(db)  # by alice
+    notices.edit(db, notice_id, "carol", body="改过的正文，含 110101199003078515")
+    notices.submit(db, notice_id, "dave")
+    with pytest.raises(InvalidInput, match="不能审核自己起草、修改或提交的通知"):
+        notices.approve(db, notice_id, approver, override="ok")
+    with pytest.raises(InvalidInput, match="不能审核自己"):
+        notices.approve(db, notice_id, "dave", override="ok")  # the submitter
+    assert notices.approve(db, notice_id, "bob", override="已核实")["status"] == "approved"
+
+
 def test_approval_needs_submission_first(db: Database) -> None:
     with pytest.raises(InvalidInput, match="待审核"):
         notices.approve(db, draft(db), "bob")
