@@ -43,7 +43,7 @@ def _body(args: argparse.Namespace) -> str | None:
         if args.body_file == "-":
             return sys.stdin.read()
         try:
-            return Path(args.body_file).read_text(encoding="utf-8")
+            return Path(args.body_file).read_text(encoding="utf-8-sig")  # -sig: Notepad saves a BOM
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"{args.body_file}: 无法读取正文：{exc}") from None
     return getattr(args, "body", None)
@@ -182,9 +182,12 @@ def cmd_roster(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_ack(args: argparse.Namespace, ctx: CliContext) -> int:
     with transaction(ctx.db()) as db:
-        notice = notices.record_ack(db, args.id, args.group, args.text, args.by)
-    ctx.out({"id": notice["id"], "group": args.group, "acknowledged": True},
+        notice = notices.record_staff_ack(db, args.id, args.group, args.text, args.by)
+    earlier = notice["earlier"]
+    text = (f"“{args.group}”已于 {earlier['at'][:16].replace('T', ' ')} 确认《{notice['title']}》（{earlier['text']}），"
+            "以首次确认为准，本次未重复登记" if earlier else
             f"已登记：“{args.group}”已确认《{notice['title']}》（{args.text}，{args.by}）")
+    ctx.out({"id": notice["id"], "group": args.group, "acknowledged": True}, text)
     return 0
 
 

@@ -12,6 +12,7 @@ import re
 from sqlite_utils import Database
 
 from disclosure.requests import question_key
+from errors import InvalidInput
 from handlers import Context, Reply, pseudonym, texts
 from handlers.commands import QUESTION_WORDS
 from knowledge.lexicon import normalize
@@ -97,7 +98,10 @@ def _signup(db: Database, group: str, text: str, who: str) -> Reply:
     name, org = (match.group(1) or "", match.group(2).strip()) if match else ("", "")
     if not name or not org:
         return Reply("报名格式：报名 姓名 单位，例如“报名 张三 某某餐饮店”。", kind="command")
-    notice = notices.register_attendee(db, group, name, org, who)
+    try:
+        notice = notices.register_attendee(db, group, name, org, who)
+    except InvalidInput as exc:  # the sign-up deadline has passed
+        return Reply(str(exc), kind="command")
     if notice is None:
         return Reply("本群目前没有可报名的培训。", kind="command")
     return Reply(f"报名成功：{name}（{org}），培训《{notice['title']}》。", kind="command")

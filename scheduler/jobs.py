@@ -29,6 +29,8 @@ _OFFSET = re.compile(r"^(\d+)\s*(d|h|m|天|小时|分钟|分)$")
 _UNITS = {"d": 86400, "天": 86400, "h": 3600, "小时": 3600, "m": 60, "分钟": 60, "分": 60}
 _DOW = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SCHEDULABLE = ("approved", "scheduled")
+_MAX_OFFSET = 365 * 86400  # seconds: a reminder a year ahead is already generous
+_MIN_CRON_GAP = timedelta(hours=1)
 _runtime: list[Scheduler] = []
 
 
@@ -37,13 +39,29 @@ def parse_cron(expr: str) -> CronTrigger:
     fields = (expr or "").split()
     if len(fields) != 5:
         raise InvalidInput(f"--cron 需要 5 段（分 时 日 月 周），如 \"0 9 * * 1\"：{expr!r}")
-    dow = re.sub(r"\d+", lambda m: _DOW[int(m.group())] if int(m.group()) <= 7 else m.group(), fields[4]) \
-        if re.fullmatch(r"[\d,\-]+", fields[4]) else fields[4]
     try:
-        return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3], day_of_week=dow,
-                           timezone=clock.TZ)
+        return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3],
+                           day_of_week=_weekdays(fields[4]), timezone=clock.TZ)
     except ValueError as exc:
         raise InvalidInput(f"--cron 表达式有误 {expr!r}：{exc}") from None
+
+
+def _weekdays(field: str) -> str:
+    """Crontab's day of week (0 and 7 are Sunday; lists, ranges, steps) as day names, because APScheduler 3 counts
+    from Monday: passed on as numbers, 1-5/2 fired Tue/Thu/Sat instead of Mon/Wed/Fri. Names pass through."""
+    if field == "*" or not re.fullmatch(r"[\d,\-*/]+", field):
+        return field
+    days: set[int] = set()
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        low, dash, high = span.partition("-")
+        if dash and not high:  # "1-"; int("") below refuses "-1"
+            raise ValueError(f"day of week {part!r}: a range needs both ends")
+        first, last = (0, 7) if span == "*" else (int(low), int(high) if high else (7 if step else int(low)))
+        if not (0 <= first <= last <= 7) or step and int(step) < 1:
+            raise ValueError(f"day of week {part!r}: expected 0-7 (0 and 7 are Sunday)")
+        days.update(day % 7 for day in range(first, last + 1, int(step or 1)))
+    return ",".join(_DOW[day] for day in sorted(days))
 
 
 def parse_offsets(text: str) -> list[timedelta]:
@@ -53,7 +71,10 @@ def parse_offsets(text: str) -> list[timedelta]:
         m = _OFFSET.match(item.strip())
         if not m or int(m.group(1)) == 0:
             raise InvalidInput(f"--before-event 的 {item.strip()!r} 有误：应为 3d,1d,1h 这样的列表（d 天 h 小时 m 分钟）")
-        out.append(timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)]))
+        seconds = int(m.group(1)) * _UNITS[m.group(2)]
+        if seconds > _MAX_OFFSET:
+            raise InvalidInput(f"--before-event 的 {item.strip()!r} 太长：最多提前 365 天")
+        out.append(timedelta(seconds=seconds))
     return sorted(set(out), reverse=True)
 
 
@@ -120,8 +141,13 @@ def schedule(db: Database, notice_id: int | str, spec: dict[str, Any], by: str =
         raise InvalidInput(f"通知 {notice['id']} 已发送，不能重新排期；未送达的群由发送队列自动重试")
     db.execute("UPDATE sends SET status = 'cancelled' WHERE notice_id = ? AND status = 'pending'", [notice["id"]])
     if spec.get("cron"):
-        if parse_cron(spec["cron"]).get_next_fire_time(None, now) is None:
+        trigger = parse_cron(spec["cron"])
+        first = trigger.get_next_fire_time(None, now)
+        if first is None:
             raise InvalidInput(f"--cron {spec['cron']!r} 永远不会触发（例如 2 月 31 日），请检查日和月")
+        second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+        if second is not None and second - first < _MIN_CRON_GAP:  # * * * * *: every group, every minute
+            raise InvalidInput(f"--cron {spec['cron']!r} 每次间隔不到 1 小时，不宜向各群反复推送，请检查分和时")
         db.execute("UPDATE notices SET cron = ?, cron_from = ? WHERE id = ?", [spec["cron"], clock.iso(now),
                                                                                notice["id"]])
         detail = f"周期 {spec['cron']}（Asia/Shanghai）"

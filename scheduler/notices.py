@@ -111,11 +111,19 @@ def _writers(db: Database, notice_id: int) -> set[str]:
     return {_need_user(row[0]).casefold() for row in rows if row[0].strip()}
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks are text, these are not
+_TITLE_MAX = 100  # characters: some platforms repeat the title in every part of a long notice
+
+
 def _check_text(title: str, body: str) -> None:
-    if not title.strip():
-        raise InvalidInput("标题不能为空")
-    if not body.strip():
-        raise InvalidInput("正文不能为空")
+    for name, text in (("标题", title), ("正文", body)):
+        if not _INVISIBLE.sub("", text).strip():
+            raise InvalidInput(f"{name}不能为空")
+        bad = _CONTROL.search(text)
+        if bad:
+            raise InvalidInput(f"{name}含控制字符 {bad.group()!r}（第 {bad.start() + 1} 个字符），请删除后再保存")
+    if "\n" in title.strip() or len(title.strip()) > _TITLE_MAX:
+        raise InvalidInput(f"标题应为一行、不超过 {_TITLE_MAX} 字（现为 {len(title.strip())} 字）")
 
 
 def create_notice(db: Database, kind: str, title: str, body: str, to: str, fields: Mapping[str, str],
@@ -283,6 +291,19 @@ def record_ack(db: Database, notice_id: int | str, group: str, text: str, who: s
     return notice
 
 
+def record_staff_ack(db: Database, notice_id: int | str, group: str, text: str, by: str) -> dict[str, Any]:
+    """A confirmation staff took by phone: recorded and audited, unless the group has answered already (the
+    first answer counts), in which case that answer is returned as `earlier`."""
+    by = _need_user(by)
+    notice = record_ack(db, notice_id, group, text, by)
+    row = db.execute("SELECT at, text, sender FROM notice_acks WHERE notice_id = ? AND grp = ?",
+                     [notice["id"], group]).fetchone()
+    earlier = None if (row[1], row[2]) == (text, by) else {"at": row[0], "text": row[1]}
+    if earlier is None:
+        audit(db, notice["id"], by, "ack", f"{group}：{text}")
+    return {**notice, "earlier": earlier}
+
+
 _DUMMY = {"webhook": "https://example.invalid/robot/send?key=preview&access_token=preview",
           "api_base": "https://example.invalid"}
 
@@ -380,6 +401,9 @@ def register_attendee(db: Database, group: str, name: str, org: str, sender: str
     start = notice["fields"].get("start")
     if start and templates.parse_when(start) < clock.now():
         return None
+    deadline = notice["fields"].get("register_by")
+    if deadline and templates.parse_when(deadline) < clock.now():
+        raise InvalidInput(f"《{notice['title']}》报名已于 {templates.show_field('register_by', deadline)} 截止。")
     db.execute("INSERT OR IGNORE INTO registrations(notice_id, grp, name, org, sender, at) VALUES (?, ?, ?, ?, ?, ?)",
                [notice["id"], group, name, org, sender, _now()])
     return notice

@@ -5,6 +5,7 @@ The body is copied verbatim: staff wrote and approved it, so no template rewrite
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ FIELDS: dict[str, dict[str, str]] = {
 REQUIRED: dict[str, tuple[str, ...]] = {"培训通知": ("start",)}
 DATE_FIELDS: tuple[str, ...] = ("start", "register_by", "reply_by")
 ACK_WORDS: dict[str, str] = {"问题产品下架通知": "已下架"}
+_YEARS = (2000, 2100)
 _RECALL_LINE = "请立即停止经营、下架并回复“已下架”。"
 _ACK_LINE = "收到请回复“收到”。"
 _ACK_CODE_LINE = ("收到请回复确认：本群机器人读不到群内回复，请在本局任一咨询渠道发送“确认 {code}”，"
@@ -61,11 +63,13 @@ def check_fields(kind: str, fields: Mapping[str, str]) -> dict[str, str]:
 
 def parse_when(text: str, what: str = "时间") -> datetime:
     """ISO 8601 with or without seconds (`T` or a space); no zone means Asia/Shanghai."""
-    value = text.strip().replace("Z", "+00:00")
+    value = unicodedata.normalize("NFKC", text).strip().replace("Z", "+00:00")  # full-width digits too
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{what}: 无法识别的时间 {text!r}，应为 2026-12-01T09:00 这样的格式") from None
+    if not _YEARS[0] <= moment.year <= _YEARS[1]:  # 9999-12-31 is a typo, and overflows with a time zone
+        raise InvalidInput(f"{what}: 时间 {text!r} 不在 {_YEARS[0]}–{_YEARS[1]} 年之间")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=clock.TZ)
     return moment.astimezone(clock.TZ)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -129,6 +129,22 @@ def test_cron_next_fire_time_is_shanghai_and_crontab_weekdays() -> None:
         jobs.parse_cron("0 25 * * *")
 
 
+@pytest.mark.parametrize(("dow", "days"), [
+    ("1-5/2", ["11-30", "12-02", "12-04"]),  # Mon, Wed, Fri (passed on as numbers: Tue, Thu, Sat)
+    ("*/2", ["11-28", "11-29", "12-01", "12-03", "12-05"]),  # Sun, Tue, Thu, Sat
+    ("0-6", ["11-28", "11-29", "11-30", "12-01", "12-02", "12-03", "12-04", "12-05"]),  # every day (was refused)
+    ("7", ["11-29"]), ("mon-fri", ["11-30", "12-01", "12-02", "12-03", "12-04"]),
+])
+def test_crontab_weekday_lists_ranges_and_steps(dow: str, days: list[str]) -> None:
+    trigger, moment, fired = jobs.parse_cron(f"0 9 * * {dow}"), at("2026-11-27T10:00"), []  # a Friday
+    while (moment := trigger.get_next_fire_time(None, moment + timedelta(seconds=1))) < at("2026-12-05T10:00"):
+        fired.append(moment.strftime("%m-%d"))
+    assert fired == days
+    for bad in ("8", "5-1", "1-", "*/0"):
+        with pytest.raises(InvalidInput, match="有误"):
+            jobs.parse_cron(f"0 9 * * {bad}")
+
+
 def test_schedule_validation(db_path: Path) -> None:
     now = at("2026-11-27T10:00")
     notice_id = with_db(db_path, lambda db: int(notices.create_notice(db, "通知公告", "t", "b", "*", {}, "a")["id"]))
@@ -141,6 +157,8 @@ def test_schedule_validation(db_path: Path) -> None:
         with_db(db_path, jobs.schedule, notice_id, {"at": "明天"}, now=now)
     with pytest.raises(InvalidInput, match="永远不会触发"):  # 31 February: a notice that would never go out
         with_db(db_path, jobs.schedule, notice_id, {"cron": "0 9 31 2 *"}, now=now)
+    with pytest.raises(InvalidInput, match="间隔不到 1 小时"):  # every group, every minute
+        with_db(db_path, jobs.schedule, notice_id, {"cron": "* * * * *"}, now=now)
     notice = with_db(db_path, jobs.schedule, notice_id, {"at": "2026-12-01T09:00:30+08:00"}, now=now)
     assert notice["status"] == "scheduled"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from sqlite_utils import Database
 
 from errors import InvalidInput, NotFound
 from platforms import REGISTRY
-from scheduler import groups, notices, scan, templates
+from scheduler import groups, jobs, notices, scan, templates
 from store import open_db, revisions
 from tests.test_groups import CONFIG, cli_settings, run_cli
 
@@ -144,6 +145,34 @@ def test_field_validation() -> None:
     assert templates.check_fields("预警信息", {"season": "夏季", "risks": "米酵菌酸", "audience": "餐饮"})
     ok = {k: "x" for k in ("product", "manufacturer", "batch", "spec", "failed_item", "source")}
     assert templates.check_fields("问题产品下架通知", {**ok, "reply_by": "2026-12-03"})
+
+
+@pytest.mark.parametrize(("when", "message"), [
+    ("9999-12-31T23:59-01:00", "不在 2000–2100 年之间"), ("0001-01-01T00:00+14:00", "不在 2000–2100 年之间"),
+    ("２０２６－１２－０１Ｔ０９：００", None),  # full-width, as some keyboards type it
+])
+def test_times_out_of_any_sensible_range_are_refused(when: str, message: str | None) -> None:
+    """Before, 9999-12-31 with a zone overflowed into a traceback."""
+    if message is None:
+        assert templates.parse_when(when).isoformat() == "2026-12-01T09:00:00+08:00"
+    else:
+        with pytest.raises(InvalidInput, match=message):
+            templates.parse_when(when, "start")
+
+
+@pytest.mark.parametrize(("title", "body", "message"), [
+    ("\u200b", BODY, "标题不能为空"), ("标题", "\u200b\u3000", "正文不能为空"),
+    ("标题", "正文\x00续", "正文含控制字符 '\\x00'（第 3 个字符）"), ("标题\n第二行", BODY, "标题应为一行"),
+    ("长" * 101, BODY, "不超过 100 字（现为 101 字）"),
+])
+def test_empty_invisible_or_unsendable_text_is_refused(db: Database, title: str, body: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        notices.create_notice(db, "通知公告", title, body, "餐饮", {}, "alice")
+
+
+def test_reminders_more_than_a_year_ahead_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="最多提前 365 天"):
+        jobs.parse_offsets("3d,9999999999d")
 
 
 def _platforms() -> list[str]:

@@ -291,6 +291,11 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     assert "报名格式" in usage.text
     assert rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名要带什么材料？", "c0"))) is None
     assert [(r["name"], r["org"]) for r in rig.db(notices.roster, training)] == [("张三", "某某餐厅")]
+    closed = rig.db(lambda db: publish(db, to="群0", kind="培训通知", start="2099-03-01T09:00",
+                                       register_by="2026-01-01T17:00"))
+    await rig.until(finished(closed))
+    late = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名 李四 某某餐厅", "c0")))
+    assert "报名已于 2026年01月01日 17:00 截止" in late.text and rig.db(notices.roster, closed) == []
 
 
 async def test_questions_about_the_latest_notice_are_answered_from_its_fields(rig: Rig, fake: Any) -> None:
@@ -353,7 +358,10 @@ async def test_push_only_groups_confirm_with_a_code_from_any_channel_or_staff(ri
     assert "无效" in wrong.text
     reply = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound(f"确认 {code['群1'].lower()}", "x", "other")))
     assert "群1" in reply.text and "已确认" in reply.text
-    rig.db(lambda db: notices.record_ack(db, recall, "群5", "电话确认", "王五"))
+    assert rig.db(lambda db: notices.record_staff_ack(db, recall, "群5", "电话确认", "王五"))["earlier"] is None
+    assert rig.db(notices.show, recall)["audit"][-1]["detail"] == "群5：电话确认"  # who took the call, on record
+    again = rig.db(lambda db: notices.record_staff_ack(db, recall, "群1", "电话确认", "王五"))
+    assert again["earlier"]["text"].startswith("确认")  # 群1 confirmed by code first: that answer stands
     with pytest.raises(InvalidInput):
         rig.db(lambda db: notices.record_ack(db, recall, "群7", "电话确认", "王五"))  # never sent there
     shown = rig.db(notices.show, recall)
