@@ -35,7 +35,8 @@ _REPEATED = re.compile(r"(.+?)\1+")
 _LONGEST_ACKNOWLEDGEMENT = 16  # characters once courtesies are gone: 收到收到收到 is one, a sentence is not
 _ACKNOWLEDGEMENTS = {"收到": "收到", "下架": "已下架", "收到下架": "已下架", "下架收到": "已下架", "阅": "已阅", "读": "已阅",
                      "1": "1"}
-_SIGNUP = re.compile(r"^报名[\s:：]*(\S+)?\s*(.*)$")
+# 报名 张三 某某餐厅, also 报名：张三，某某餐厅 and 报名 张三、某某餐厅
+_SIGNUP = re.compile(r"^报名[\s:：]*([^\s,，、]+)?[\s,，、]*(.*)$")
 _CODE = re.compile(r"^(?:确认|收到|已下架)?[\s:：]*(\d+-[0-9A-Za-z]{4})$")  # from groups whose bot cannot read
 
 
@@ -96,8 +97,8 @@ def _ack_by_code(db: Database, code: str, who: str) -> Reply:
 def _signup(db: Database, group: str, text: str, who: str) -> Reply:
     match = _SIGNUP.match(text)
     name, org = (match.group(1) or "", match.group(2).strip()) if match else ("", "")
-    if not name or not org:
-        return Reply("报名格式：报名 姓名 单位，例如“报名 张三 某某餐饮店”。", kind="command")
+    if not name or not org or not re.search(r"[^\d\s-]", org):  # 报名 张三 13800138000: no unit given
+        return Reply("报名格式：报名 姓名 单位，例如“报名 张三 某某餐饮店”；一次报一人。", kind="command")
     try:
         notice = notices.register_attendee(db, group, name, org, who)
     except InvalidInput as exc:  # the sign-up deadline has passed

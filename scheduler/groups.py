@@ -31,8 +31,8 @@ __all__ = [
     "receives",
 ]
 
-_FULL_WIDTH = str.maketrans({"，": ",", "＋": "+", "！": "!", "＊": "*", "　": " "})
-_BAD_TAG = re.compile(r"[,+!*()（）\s]")
+_FULL_WIDTH = str.maketrans({"，": ",", "、": ",", "＋": "+", "！": "!", "＊": "*", "　": " "})  # 餐饮、药店 is a list
+_BAD_TAG = re.compile(r"[,、+!*()（）\s]")
 Expr = list[list[tuple[bool, str]]]  # OR of AND terms; (negated, tag); tag "*" matches every group
 
 

@@ -117,6 +117,16 @@ async def test_unanswerable_opens_one_numbered_request_per_sender_and_day(client
     assert other["request_id"] != first["request_id"]
 
 
+@pytest.mark.parametrize(("text", "complaint"), [
+    ("我在超市买的月饼发霉了 找谁", True), ("买的牛奶变质了能退吗", True),
+    ("我被投诉了怎么办", False), ("那家店有没有被举报过", False),  # about complaints, not one to file
+])
+def test_what_counts_as_a_complaint(text: str, complaint: bool) -> None:
+    from handlers.enquiry import is_complaint
+
+    assert is_complaint(text) is complaint
+
+
 async def test_complaint_points_to_12315_and_opens_no_request(
         client: TestClient, gateway_settings: Settings) -> None:
     body = await (await client.post("/hooks/webhook/open", json=event("我在超市买到假货了要投诉"))).json()

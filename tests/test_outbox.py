@@ -289,8 +289,13 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     assert "随时提问" in not_a_recall.text  # 没有 answers a recall only; the latest notice is the training
     usage = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名", "c0")))
     assert "报名格式" in usage.text
+    for text in ("报名：王五，川味小馆", "报名 赵六、老張家常菜"):  # the punctuation people type
+        assert "报名成功" in rig.db(lambda db: notice_commands.handle(db, ctx(), inbound(text, "c0"))).text
+    phone = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名 张三 13800138000", "c0")))
+    assert "报名格式" in phone.text  # a phone number is no unit
     assert rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名要带什么材料？", "c0"))) is None
-    assert [(r["name"], r["org"]) for r in rig.db(notices.roster, training)] == [("张三", "某某餐厅")]
+    assert [(r["name"], r["org"]) for r in rig.db(notices.roster, training)] == [
+        ("张三", "某某餐厅"), ("王五", "川味小馆"), ("赵六", "老张家常菜")]
     closed = rig.db(lambda db: publish(db, to="群0", kind="培训通知", start="2099-03-01T09:00",
                                        register_by="2026-01-01T17:00"))
     await rig.until(finished(closed))
