@@ -58,6 +58,11 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     bare = not kinds
     if bare and len(text) > _BARE_MAX:
         return None
+    # The text first, the database only for a message that can be such a question: most are not.
+    asks = [(kind, field, ask) for kind, field, ask in _ASKS if (bare or kind in kinds) and ask.search(text)
+            and not (bare and _FILLER.sub("", ask.sub("", text)))]
+    if not asks:
+        return None
     group = groups.find_group(db, event.bot, event.chat)
     if group is None:
         return None
@@ -65,10 +70,8 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
         latest = notices.latest_sent(db, group["name"])
         if latest is None or latest["kind"] not in _TOPICS:
             return None
-        kinds = [latest["kind"]]
-    for kind, field, ask in _ASKS:
-        if kind not in kinds or not ask.search(text) or bare and _FILLER.sub("", ask.sub("", text)):
-            continue
+        asks = [a for a in asks if a[0] == latest["kind"]]
+    for kind, field, _ in asks:
         notice = notices.latest_sent(db, group["name"], kind)
         if notice is None or (kind == "培训通知" and _over(notice["fields"], ctx)):
             continue
