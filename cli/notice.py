@@ -117,8 +117,9 @@ def cmd_schedule(args: argparse.Namespace, ctx: CliContext) -> int:
         notice = jobs.schedule(db, args.id, spec, args.by)
         data = notices.show(db, notice["id"])
     pending = [s for s in data["sends"] if s["status"] == "pending"]
+    warning = f"\n⚠ {notice['warning']}" if notice["warning"] else ""  # e.g. a working day only estimated
     ctx.out(data, lambda n: _summary(n) + "".join(f"\n  {s['due_at']} {s['kind']}" for s in pending)
-            + (f"\n  周期 {n['cron']}" if n["cron"] else "") + "\n（由运行中的网关发送）")
+            + (f"\n  周期 {n['cron']}" if n["cron"] else "") + warning + "\n（由运行中的网关发送）")
     return 0
 
 

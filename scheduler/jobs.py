@@ -140,6 +140,7 @@ def schedule(db: Database, notice_id: int | str, spec: dict[str, Any], by: str =
     if notices.delivered_groups(db, notice["id"]) and not notice["cron"]:  # a second broadcast, reminders dropped
         raise InvalidInput(f"通知 {notice['id']} 已发送，不能重新排期；未送达的群由发送队列自动重试")
     db.execute("UPDATE sends SET status = 'cancelled' WHERE notice_id = ? AND status = 'pending'", [notice["id"]])
+    warning = ""
     if spec.get("cron"):
         trigger = parse_cron(spec["cron"])
         first = trigger.get_next_fire_time(None, now)
@@ -158,9 +159,22 @@ def schedule(db: Database, notice_id: int | str, spec: dict[str, Any], by: str =
         for kind, moment in times:
             _add_send(db, notice["id"], kind, moment)
         detail = "；".join(f"{clock.iso(t)} {kind}" for kind, t in times)
+        if _by_workday(spec) and _estimated(db, times[0][1]):
+            warning = f"{times[0][1].year} 年调休安排未确认，下一个工作日为预估，请核对"
+            detail += f"（{warning}）"
     notices.set_status(db, notice["id"], "scheduled")
     notices.audit(db, notice["id"], by, "schedule", detail)
-    return notices.get_notice(db, notice["id"])
+    return {**notices.get_notice(db, notice["id"]), "warning": warning}
+
+
+def _by_workday(spec: dict[str, Any]) -> bool:
+    return bool(spec.get("next_workday")) or str(spec.get("at") or "").strip().lower().startswith("next-workday")
+
+
+def _estimated(db: Database, moment: datetime) -> bool:
+    from disclosure.workdays import load_calendar
+
+    return bool(load_calendar(db).is_estimated(moment.date()))
 
 
 def _add_send(db: Database, notice_id: int, kind: str, due: datetime, status: str = "pending") -> int | None:

@@ -166,9 +166,13 @@ def test_schedule_validation(db_path: Path) -> None:
 def test_next_workday_and_before_event_plans(db_path: Path) -> None:
     now = at("2026-11-27T10:00")  # Friday
     notice_id = with_db(db_path, approved_notice)
-    with_db(db_path, jobs.schedule, notice_id, {"next_workday": "09:00"}, now=now)
+    assert with_db(db_path, jobs.schedule, notice_id, {"next_workday": "09:00"}, now=now)["warning"] == ""
     sends = with_db(db_path, notices.show, notice_id)["sends"]
     assert [s["due_at"] for s in sends] == ["2026-11-30T09:00:00+08:00"]
+    later = with_db(db_path, approved_notice)  # in a year whose 调休 schedule is not confirmed: say so
+    warned = with_db(db_path, jobs.schedule, later, {"next_workday": "09:00"}, now=at("2027-02-05T10:00"))
+    assert warned["warning"] == "2027 年调休安排未确认，下一个工作日为预估，请核对"
+    assert warned["warning"] in with_db(db_path, notices.show, later)["audit"][-1]["detail"]
     training = with_db(db_path, approved_notice, "培训通知", start="2026-12-10T09:30")
     with_db(db_path, jobs.schedule, training, {"before_event": "3d,1d,1h"}, now=now)
     sends = with_db(db_path, notices.show, training)["sends"]
