@@ -48,17 +48,17 @@ def pkcs7_unpad(data: bytes, block: int) -> bytes:
     return data[:-n]
 
 
-def cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes, block: int) -> bytes:
+def cbc_encrypt(cipher: Cipher[modes.CBC], plaintext: bytes, block: int) -> bytes:
     """AES-CBC over PKCS#7(block)-padded plaintext."""
-    enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    enc = cipher.encryptor()
     return enc.update(pkcs7_pad(plaintext, block)) + enc.finalize()
 
 
-def cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes, block: int) -> bytes:
+def cbc_decrypt(cipher: Cipher[modes.CBC], ciphertext: bytes, block: int) -> bytes:
     """AES-CBC decrypt then strict PKCS#7(block) unpad."""
     if not ciphertext or len(ciphertext) % _AES_BLOCK:
         raise CryptoError("ciphertext length is not a multiple of the AES block")
-    dec = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    dec = cipher.decryptor()
     return pkcs7_unpad(dec.update(ciphertext) + dec.finalize(), block)
 
 
@@ -83,6 +83,9 @@ class WeComCrypto:
             raise CryptoError("EncodingAESKey must decode to 32 bytes")
         self.token = token
         self.key = key
+        # The IV is key[:16] for every message, so one Cipher serves them all: building one costs as much as
+        # the AES itself.
+        self.cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
         self.receiveid = receiveid.encode()
         self.random_bytes = random_bytes  # injectable so the published deterministic vector can be reproduced
 
@@ -98,11 +101,11 @@ class WeComCrypto:
         if len(prefix) != 16:
             raise CryptoError("random prefix must be 16 bytes")
         frame = prefix + struct.pack(">I", len(raw)) + raw + self.receiveid
-        return base64.b64encode(cbc_encrypt(self.key, self.key[:16], frame, self.block)).decode()
+        return base64.b64encode(cbc_encrypt(self.cipher, frame, self.block)).decode()
 
     def decrypt(self, encrypt: str) -> bytes:
         """The message bytes inside an `encrypt`/`echostr` value; CryptoError unless the receiveid matches."""
-        frame = cbc_decrypt(self.key, self.key[:16], _b64decode(encrypt), self.block)
+        frame = cbc_decrypt(self.cipher, _b64decode(encrypt), self.block)
         if len(frame) < 20:
             raise CryptoError("frame too short")
         (length,) = struct.unpack(">I", frame[16:20])
@@ -121,16 +124,17 @@ class FeishuCipher:
 
     def __init__(self, encrypt_key: str) -> None:
         self.key = hashlib.sha256(encrypt_key.encode()).digest()
+        self.aes = algorithms.AES(self.key)  # the IV changes per message, the key does not
 
     def decrypt(self, encrypt: str) -> bytes:
         """The plaintext of an `encrypt` field."""
         raw = _b64decode(encrypt)
         if len(raw) < 2 * _AES_BLOCK:
             raise CryptoError("encrypt too short")
-        return cbc_decrypt(self.key, raw[:_AES_BLOCK], raw[_AES_BLOCK:], self.block)
+        return cbc_decrypt(Cipher(self.aes, modes.CBC(raw[:_AES_BLOCK])), raw[_AES_BLOCK:], self.block)
 
     def encrypt(self, plaintext: str | bytes, iv: bytes | None = None) -> str:
         """The `encrypt` value Feishu would send; used by fakes, tests and the bench."""
         raw = plaintext.encode() if isinstance(plaintext, str) else plaintext
         iv = os.urandom(_AES_BLOCK) if iv is None else iv
-        return base64.b64encode(iv + cbc_encrypt(self.key, iv, raw, self.block)).decode()
+        return base64.b64encode(iv + cbc_encrypt(Cipher(self.aes, modes.CBC(iv)), raw, self.block)).decode()

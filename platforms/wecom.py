@@ -8,6 +8,7 @@ Outbound: POST {webhook} (the key= in it is the credential) with markdown, ≤40
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -205,6 +206,7 @@ def _check_answer(status: int, headers: Mapping[str, str], text: str) -> None:
     raise PermanentError(f"errcode {code}: {errmsg}", code=code)
 
 
+@functools.lru_cache(maxsize=2)  # verify and parse read it from one body, one after the other
 def _encrypt_field(body: bytes) -> str:
     encrypt = json_object(body, "body").get("encrypt")
     if not isinstance(encrypt, str) or not encrypt:
@@ -230,7 +232,7 @@ def _escaped_size(text: str) -> int:
 
 def _truncate(text: str, limit: int) -> str:
     """One-shot answers (response_url, stream) cannot be split: cut at a character boundary and say so."""
-    if _escaped_size(text) <= limit:
+    if len(text) * 6 <= limit or _escaped_size(text) <= limit:  # no character escapes to more than 6 bytes
         return text
     out = text
     while _escaped_size(out) > limit - 3:
