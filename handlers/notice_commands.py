@@ -37,6 +37,7 @@ _ACKNOWLEDGEMENTS = {"收到": "收到", "下架": "已下架", "收到下架": 
                      "1": "1"}
 # 报名 张三 某某餐厅, also 报名：张三，某某餐厅 and 报名 张三、某某餐厅
 _SIGNUP = re.compile(r"^报名[\s:：]*([^\s,，、]+)?[\s,，、]*(.*)$")
+_LEADING_ACK = re.compile(r"(?:好的|已经?)?(收到|下架)了?[\s,，。.!！;；]+")  # 收到，另外想问下…
 _CODE = re.compile(r"^(?:确认|收到|已下架)?[\s:：]*(\d+-[0-9A-Za-z]{4})$")  # from groups whose bot cannot read
 
 
@@ -49,6 +50,7 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
     ack = acknowledgement(text)
     signup = text.startswith("报名") and not QUESTION_WORDS.search(text)  # 报名要带什么材料 is a question
     if ack is None and not signup:
+        _acknowledge_before_question(db, ctx, event, text)
         return None
     group = groups.find_group(db, event.bot, event.chat)
     if group is None:  # 收到 from a chat we do not push to acknowledges nothing, and is no question either
@@ -72,6 +74,17 @@ def acknowledgement(text: str) -> str | None:
     if core.startswith("下架") and _NONE_STOCKED.fullmatch(core[2:]):  # 已下架，无库存
         return "已下架"
     return NONE_STOCKED if _NONE_STOCKED.fullmatch(core) else None
+
+
+def _acknowledge_before_question(db: Database, ctx: Context, event: Inbound, text: str) -> None:
+    """收到，另外想问下健康证在哪办: the 收到 counts for the latest notice, and the question goes on to be answered."""
+    lead = _LEADING_ACK.match(text)
+    if lead is None or not QUESTION_WORDS.search(text[lead.end():]):
+        return
+    group = groups.find_group(db, event.bot, event.chat)
+    if group is not None:
+        notices.acknowledge(db, group["name"], _ACKNOWLEDGEMENTS[lead.group(1)],
+                            pseudonym(ctx.salt, event.platform, event.sender))
 
 
 def _latest_is_recall(db: Database, group: str) -> bool:

@@ -279,6 +279,10 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     await rig.until(lambda db: db.execute("SELECT COUNT(*) FROM deliveries WHERE send_n = 2 AND status = 'sent'")
                     .fetchone()[0] == 1)
     assert [p["chat"] for p in server.posts][-1] == "c1" and "请回复" in server.posts[-1]["text"]
+    # 收到 with a question after it: the question goes on to the catalog, the 收到 still counts
+    assert rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("收到，另外想问下健康证在哪办", "c1"))) is None
+    assert {d["group"]: d["acknowledged"] for d in rig.db(notices.show, recall)["deliveries"]}["群1"] is True
+    rig.db(lambda db: db.execute("DELETE FROM notice_acks WHERE grp = '群1'"))
     reply = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("本店无此批次", "c1")))
     assert "（无此产品）" in reply.text  # the shop never had it: an answer to the recall all the same
     training = rig.db(lambda db: publish(db, to="群0", kind="培训通知", start="2099-02-01T09:00"))
