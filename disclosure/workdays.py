@@ -183,6 +183,10 @@ def confirm_year(db: Database, year: int, confirmed: bool = True) -> None:
     """Mark a year past the package's data as checked against the State Council notice, so it is not 预估."""
     if not 1900 <= year <= 2200:
         raise InvalidInput(f"年份不合理: {year}")
+    entered = db.execute("SELECT COUNT(*) FROM workday_overrides WHERE day LIKE ?", [f"{year}-%"]).fetchone()[0]
+    if confirmed and not entered and not calendar_years()[0] <= year <= official_data_until():
+        # Every year has 调休 days; confirming none would drop the 预估 mark from deadlines that may be wrong.
+        raise InvalidInput(f"{year} 年还没有录入调休安排：请先按国务院通知用 calendar set 录入，再确认")
     with transaction(db):
         if confirmed:
             set_meta(db, f"{_CONFIRMED_PREFIX}{year}", "1")

@@ -150,6 +150,9 @@ def test_invalid_override_input(db: Database) -> None:
 
 def test_confirming_a_year_clears_the_estimate(db: Database) -> None:
     assert load_calendar(db).due(D("2027-03-01"), 20)[1]
+    with pytest.raises(InvalidInput, match="2027 年还没有录入调休安排"):  # nothing entered: nothing to confirm
+        confirm_year(db, 2027)
+    set_override(db, "2027-02-07", "work", "春节调休上班")
     confirm_year(db, 2027)
     assert confirmed_years(db) == {2027}
     assert not load_calendar(db).due(D("2027-03-01"), 20)[1]
@@ -199,6 +202,7 @@ def test_cli_bad_date_is_a_user_error(settings: Settings) -> None:
 
 
 def test_cli_confirm_year(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    _run(settings, "calendar", "set", "2027-02-07", "work")
     _run(settings, "calendar", "confirm", "2027")
     assert "2027" in capsys.readouterr().out
     _run(settings, "calendar", "due", "2027-03-01", "--json")
