@@ -50,6 +50,7 @@ RATE_LIMITED = 130101  # "send too fast, exceed 20 times per minute": the robot 
 LOCKOUT_SECONDS = 600.0
 BUSY = -1  # "系统繁忙" in DingTalk's general error table: worth a retry
 _MENTION = re.compile(r"^@\S+\s*")
+_DINGTALK_HOST = re.compile(r"(?:[a-z0-9-]+\.)*dingtalk\.com")  # ASCII only: no NUL, no look-alikes
 
 
 def sign(secret: str, timestamp_ms: int | str) -> str:
@@ -180,16 +181,21 @@ class DingTalkPlatform(Platform):
     def _check_session_webhook(self, url: str) -> None:
         """The answer goes to the event's sessionWebhook, and the inbound sign covers only the timestamp: whoever
         saw one request's headers could, for an hour, have us POST to a URL of their choosing. So it must be
-        DingTalk's (https, *.dingtalk.com) or `api_base`'s; nothing is logged or answered otherwise."""
+        DingTalk's (https, port 443, an ASCII *.dingtalk.com name) or `api_base`'s; nothing is logged or answered
+        otherwise. Read with yarl, the parser the POST itself uses, so both see the same host."""
         if not url:
             return  # reply() reports that there is nothing to answer through
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        dingtalk = parts.scheme == "https" and (host == "dingtalk.com" or host.endswith(".dingtalk.com"))
+        try:
+            parsed = URL(url)
+            host, port = (parsed.raw_host or "").lower(), parsed.port
+        except (ValueError, TypeError):
+            raise BadPayload("field 'sessionWebhook': not a URL") from None
+        dingtalk = (parsed.scheme == "https" and port == 443 and parsed.user is None and parsed.password is None
+                    and _DINGTALK_HOST.fullmatch(host) is not None)
         base = str(self.opt("api_base"))
-        ours = bool(base) and (parts.scheme, parts.netloc) == urlsplit(base)[:2]
+        ours = bool(base) and parsed.is_absolute() and parsed.origin() == URL(base).origin()
         if not (dingtalk or ours):
-            raise BadPayload(f"field 'sessionWebhook': host {host or '(none)'} is not DingTalk's")
+            raise BadPayload(f"field 'sessionWebhook': host {host or '(none)'!r} is not DingTalk's")
 
     async def _post(self, http: Any, url: str, body: dict[str, Any], what: str) -> None:
         """POST and raise by HTTP status and errcode; the URL is already encoded once (the sign in it)."""

@@ -157,6 +157,11 @@ def test_parse_group_mention() -> None:
     ("http://oapi.dingtalk.com/robot/sendBySession?session=s1", "", False),  # not https
     ("http://127.0.0.1:8100/robot/sendBySession?session=s1", "http://127.0.0.1:8099", False),
     ("robot/sendBySession?session=s1", "", False),
+    # found by fuzzing: a NUL ends the name getaddrinfo reads; ports, brackets, backslashes, full-width slashes
+    ("https://localhost\x00.dingtalk.com:8443/robot", "", False), ("https://oapi.dingtalk.com:8443/robot", "", False),
+    ("https://oapi.dingtalk.com:99999/robot", "", False), ("https://[oapi.dingtalk.com]/", "", False),
+    ("https://evil.example\\@oapi.dingtalk.com/", "", False), ("https://evil.example／.dingtalk.com/", "", False),
+    ("https://oapi.dingtalk.com./robot", "", False), ("https://OAPI.DINGTALK.COM/robot", "", True),
 ])
 def test_session_webhook_must_be_dingtalks(url: str, api_base: str, accepted: bool) -> None:
     """The inbound sign covers only the timestamp: a forged event must not choose where our answer is posted."""

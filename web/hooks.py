@@ -68,7 +68,9 @@ async def hook(request: web.Request) -> web.Response:
         body = await request.read()
     except RequestPayloadError as exc:  # e.g. Content-Encoding: gzip over a body that is not gzip
         log.warning("refused %s/%s: 400 unreadable body: %s", platform.name, platform.bot, exc)
-        return json_error(400, f"请求体无法读取 (unreadable body: {exc})")
+        refused = json_error(400, f"请求体无法读取 (unreadable body: {exc})")
+        refused.force_close()  # the rest of the body cannot be read past: do not drain it to reuse the connection
+        return refused
     # aiohttp's headers are already case-insensitive: adapters ask for lower-case names, as RawRequest says.
     raw = RawRequest(method=request.method, query=request.query, headers=request.headers, body=body, now=time.time())
     try:
