@@ -34,6 +34,8 @@ def _fields(items: list[str] | None) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InvalidInput(f"--field 应为 名称=值：{item!r}")
+        if key.strip() in out:  # the last one silently winning hid a typo in the first
+            raise InvalidInput(f"--field {key.strip()} 给了两次：{out[key.strip()]!r} 和 {value.strip()!r}")
         out[key.strip()] = value.strip()
     return out
 

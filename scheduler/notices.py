@@ -411,6 +411,8 @@ def register_attendee(db: Database, group: str, name: str, org: str, sender: str
 
 def roster(db: Database, notice_id: int | str) -> list[dict[str, Any]]:
     notice = get_notice(db, notice_id)
+    if notice["kind"] != "培训通知":
+        raise InvalidInput(f"通知 {notice['id']} 是{notice['kind']}，没有报名名单（只有培训通知可以报名）")
     return list(db.query("SELECT grp AS 'group', name, org, at FROM registrations WHERE notice_id = ? ORDER BY id",
                          [notice["id"]]))
 

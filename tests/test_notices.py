@@ -65,6 +65,11 @@ def test_whoever_wrote_or_changed_the_text_cannot_approve_it(db: Database, appro
     assert notices.approve(db, notice_id, "bob", override="已核实")["status"] == "approved"
 
 
+def test_only_a_training_has_a_roster(db: Database) -> None:
+    with pytest.raises(InvalidInput, match="是预警信息，没有报名名单"):
+        notices.roster(db, draft(db))
+
+
 def test_approval_needs_submission_first(db: Database) -> None:
     with pytest.raises(InvalidInput, match="待审核"):
         notices.approve(db, draft(db), "bob")
@@ -242,6 +247,9 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [created["id"]]
     assert run_cli(settings, "notice", "cancel", n)[0] == 0
     assert run_cli(settings, "notice", "show", "x")[1] == "通知编号应为数字：'x'"
+    twice = run_cli(settings, "notice", "create", "--kind", "培训通知", "--title", "t", "--body", "b", "--to", "*",
+                    "--field", "start=2026-12-10T09:00", "--field", "start=2026-12-11T09:00", "--by", "a")
+    assert twice == (1, "--field start 给了两次：'2026-12-10T09:00' 和 '2026-12-11T09:00'")
     for to, reach in (("餐饮+!学校", "目标当前选中 2 个群"), ("餐饮+西城", "⚠ 目标当前没有选中任何群")):
         assert run_cli(settings, "notice", "create", "--kind", "通知公告", "--title", "t", "--body", "b", "--to", to,
                        "--by", "a")[0] == 0
