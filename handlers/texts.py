@@ -74,7 +74,7 @@ def no_answer(request_id: str, repeated: bool) -> str:
     head = "您的问题已登记" if not repeated else "您此前已提过相同问题"
     return (
         f"抱歉，公开目录中暂未找到能回答这个问题的信息。{head}，编号 {request_id}，工作人员将进行甄别并与您联系；"
-        f"发送“查询 {request_id}”可了解进度。\n{FORMAL_REQUEST_GUIDE}"
+        f"发送“查询 {request_id}”可了解进度。办事咨询也可拨打12345政务服务便民热线。\n{FORMAL_REQUEST_GUIDE}"
     )
 
 
