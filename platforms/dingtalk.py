@@ -85,6 +85,11 @@ class DingTalkPlatform(Platform):
         where = source or f"[bots.{bot}]"
         self.max_skew = skew_option(self.opt("max_skew", 3600), where)
         self.keywords = _keywords(self.opt("keyword", ""), where)
+        base = str(self.opt("api_base"))
+        try:
+            self.api_origin = URL(base).origin() if base else None  # where a fake or a proxy takes the answers
+        except ValueError:
+            raise ConfigError(f"{where} api_base: expected a URL such as https://oapi.dingtalk.com, got {base!r}") from None
 
     # --- inbound -----------------------------------------------------------------
     def verify(self, req: RawRequest) -> None:
@@ -192,8 +197,7 @@ class DingTalkPlatform(Platform):
             raise BadPayload("field 'sessionWebhook': not a URL") from None
         dingtalk = (parsed.scheme == "https" and port == 443 and parsed.user is None and parsed.password is None
                     and _DINGTALK_HOST.fullmatch(host) is not None)
-        base = str(self.opt("api_base"))
-        ours = bool(base) and parsed.is_absolute() and parsed.origin() == URL(base).origin()
+        ours = self.api_origin is not None and parsed.is_absolute() and parsed.origin() == self.api_origin
         if not (dingtalk or ours):
             raise BadPayload(f"field 'sessionWebhook': host {host or '(none)'!r} is not DingTalk's")
 

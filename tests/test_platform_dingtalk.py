@@ -147,6 +147,11 @@ def test_parse_group_mention() -> None:
     )
 
 
+def test_a_bad_api_base_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"\[bots.dt\] api_base: expected a URL"):
+        receiver(api_base="oapi.dingtalk.com")
+
+
 @pytest.mark.parametrize(("url", "api_base", "accepted"), [
     ("https://oapi.dingtalk.com/robot/sendBySession?session=s1", "", True),
     ("https://api.dingtalk.com/robot/sendBySession?session=s1", "", True),
