@@ -64,7 +64,7 @@ def _list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _show(args: argparse.Namespace, ctx: CliContext) -> int:
     request = service.get_request(ctx.db(), args.number)
-    ctx.out(request, lambda r: f"{texts.request_status(r)}\n问题：{r['question']}\n渠道：{r['channel']}/{r['bot']}")
+    ctx.out(request, texts.request_detail)
     return 0
 
 

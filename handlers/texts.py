@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from disclosure.requests import OUTCOMES
+
 HELP = (
     "您好，我是区市场监管（食品药品）信息公开助手。可以这样用：\n"
     "· 直接提问，如“开奶茶店要办什么证”“小饭桌怎么备案”，我从政府信息公开目录中查找答案；\n"
@@ -98,19 +100,45 @@ REQUEST_STATUS = {
 
 
 def request_status(request: Mapping[str, Any], own: bool = False) -> str:
+    """What a chat may see of a request. Anyone with the number: how far it has got. The asker (`own`): also the
+    question, the dates and the outcome in words. Never the staff's note: it may name people and hold numbers."""
     status = REQUEST_STATUS.get(request["status"], request["status"])
     text = f"编号 {request['id']}：{status}。登记时间 {request['created_at'][:16].replace('T', ' ')}。"
-    if own:
-        question = str(request.get("question", ""))
-        text += f"\n您的问题：“{question[:40]}{'…' if len(question) > 40 else ''}”"
-    if request.get("reply_due"):
+    if not own:
+        return text
+    question = str(request.get("question", ""))
+    text += f"\n您的问题：“{question[:40]}{'…' if len(question) > 40 else ''}”"
+    if request.get("received_on"):
+        text += f"\n收到日：{request['received_on']}。"
+    if request["status"] == "answered" and request.get("outcome"):
+        text += f"\n答复结果：{outcome_text(str(request['outcome']))}。"
+    elif request.get("reply_due"):
         suffix = "（预估）" if request.get("due_estimated") else ""
         text += f"\n答复期限：{request['reply_due']}{suffix}。"
         if request.get("overdue"):
             text += "已超过答复期限，我们正在督办。"
-    if request.get("note"):
-        text += f"\n说明：{request['note']}"
     return text
+
+
+def request_detail(request: Mapping[str, Any]) -> str:
+    """What staff see (`requests show`): everything, the note included."""
+    status = REQUEST_STATUS.get(request["status"], request["status"])
+    lines = [f"编号 {request['id']}：{status}。登记时间 {request['created_at'][:16].replace('T', ' ')}。",
+             f"问题：{request['question']}", f"渠道：{request['channel']}/{request['bot']}"]
+    if request.get("received_on"):
+        lines.append(f"收到日：{request['received_on']}")
+    if request.get("reply_due"):
+        overdue = "，已逾期" if request.get("overdue") else ""
+        lines.append(f"答复期限：{request['reply_due']}{'（预估）' if request.get('due_estimated') else ''}{overdue}")
+    if request.get("outcome"):
+        lines.append(f"答复结果：{outcome_text(str(request['outcome']))}（{request['outcome']}）")
+    if request.get("note"):
+        lines.append(f"说明：{request['note']}")
+    return "\n".join(lines)
+
+
+def outcome_text(code: str) -> str:
+    return OUTCOMES.get(code, code)
 
 
 def own_requests(requests: Sequence[Mapping[str, Any]]) -> str:

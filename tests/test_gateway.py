@@ -15,10 +15,14 @@ from aiohttp.test_utils import TestClient
 from bot import create_app
 from config import load_settings
 from config.settings import Settings
+import clock
 from disclosure.enquiries import list_enquiries
+from disclosure.requests import accept_request, answer_request, get_request
+from disclosure.workdays import load_calendar
+from handlers import texts
 from knowledge.catalog import import_file, import_items
 from platforms.webhook import sign
-from store import open_db
+from store import open_db, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "knowledge" / "data" / "demo_catalog.jsonl"
@@ -150,6 +154,25 @@ async def test_status_query_command(client: TestClient) -> None:
         assert "您的问题：“驾照怎么换证”" in body["reply"]  # the asker sees which question it was
     stranger = await (await client.post("/hooks/webhook/open", json=event(f"查询{number}", "q-x", sender="u9"))).json()
     assert number in stranger["reply"] and "驾照" not in stranger["reply"]  # anyone else: only how far it got
+
+
+async def test_a_status_reply_never_shows_the_staff_note(client: TestClient, gateway_settings: Settings) -> None:
+    """Staff notes may name people and hold their numbers: the asker gets dates and the outcome in words,
+    anyone else only how far it has got, and `requests show` (staff) everything."""
+    number = (await (await client.post("/hooks/webhook/open", json=event("驾照怎么换证", "n1"))).json())["request_id"]
+    db = open_db(gateway_settings.db)
+    with transaction(db):
+        accept_request(db, number, clock.now().date(), "王科长", load_calendar(db), note="申请人电话13812345678")
+        answer_request(db, number, "deny_third_party", "王科长", note="内部讨论后不公开")
+    staff = texts.request_detail(get_request(db, number))
+    db.close()
+    asker = (await (await client.post("/hooks/webhook/open", json=event(f"查询{number}", "n2"))).json())["reply"]
+    assert "答复结果：保护第三方合法权益" in asker and "收到日" in asker
+    stranger = (await (await client.post("/hooks/webhook/open", json=event(f"查询{number}", "n3", sender="u9"))).json())
+    for reply in (asker, stranger["reply"]):
+        assert "13812345678" not in reply and "王科长" not in reply and "内部讨论" not in reply
+    assert "答复结果" not in stranger["reply"] and "已答复" in stranger["reply"]
+    assert "内部讨论后不公开" in staff and "13812345678" not in staff  # the answer's note replaced the accept note
 
 
 async def test_status_without_a_number_lists_the_askers_own_requests(client: TestClient,
