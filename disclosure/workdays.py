@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlite_utils import Database
 
 import clock
+from disclosure.requests import recompute_due_dates
 from errors import InvalidInput, NotFound
 from store import bump, set_meta, transaction
 
@@ -160,7 +161,14 @@ def set_override(db: Database, day: date | str, kind: str, note: str = "",
             row,
         )
         bump(db, "calendar")
+        _recompute(db)
     return row
+
+
+def _recompute(db: Database) -> None:
+    """Open requests' due dates follow the calendar staff just changed: a date computed on an estimate is not
+    left standing once the schedule is entered."""
+    recompute_due_dates(db, load_calendar(db))
 
 
 def remove_override(db: Database, day: date | str) -> None:
@@ -171,6 +179,7 @@ def remove_override(db: Database, day: date | str) -> None:
         if cursor.rowcount == 0:
             raise NotFound(f"没有 {when.isoformat()} 的工作日调整")
         bump(db, "calendar")
+        _recompute(db)
 
 
 def list_overrides(db: Database) -> list[dict[str, str]]:
@@ -193,6 +202,7 @@ def confirm_year(db: Database, year: int, confirmed: bool = True) -> None:
         else:
             db.execute("DELETE FROM meta WHERE key = ?", [f"{_CONFIRMED_PREFIX}{year}"])
         bump(db, "calendar")
+        _recompute(db)
 
 
 def confirmed_years(db: Database) -> set[int]:

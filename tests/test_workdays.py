@@ -15,6 +15,7 @@ import clock
 from cli import CliContext
 from cli import calendar as cli_calendar
 from config.settings import Settings
+from disclosure.requests import accept_request, get_request, open_possible_request
 from disclosure.workdays import (
     official_data_until,
     WorkCalendar,
@@ -27,7 +28,7 @@ from disclosure.workdays import (
     set_override,
 )
 from errors import InvalidInput, NotFound
-from store import open_db, revisions
+from store import open_db, revisions, transaction
 
 D = date.fromisoformat
 
@@ -146,6 +147,24 @@ def test_invalid_override_input(db: Database) -> None:
     with pytest.raises(InvalidInput):
         set_override(db, "2027-02-20", "holiday")
     assert list_overrides(db) == []
+
+
+def test_open_requests_follow_the_calendar_staff_enter(db: Database) -> None:
+    """A due date computed on an estimate is recomputed when staff enter the schedule, with the change in the
+    request's history; an answered request keeps the date it was answered against."""
+    now = datetime(2027, 1, 10, 10, 0, tzinfo=clock.TZ)
+    with transaction(db):
+        number = open_possible_request(db, "2026年抽检结果", "s1", "webhook", "b", "c", now=now)[0]["id"]
+        accept_request(db, number, D("2026-12-20"), "王科长", load_calendar(db), now=now)
+    before = get_request(db, number, D("2027-01-10"))
+    assert (before["reply_due"], before["due_estimated"]) == ("2027-01-18", 1)
+    set_override(db, "2027-01-04", "rest", "元旦调休")
+    confirm_year(db, 2027)
+    after = get_request(db, number, D("2027-01-10"))
+    assert (after["reply_due"], after["due_estimated"]) == (load_calendar(db).due(D("2026-12-20"), 20)[0].isoformat(), 0)
+    assert after["reply_due"] == "2027-01-19"
+    changes = [r["change"] for r in db.query("SELECT change FROM request_events WHERE request_id = ?", [number])]
+    assert any('"reply_due":"2027-01-19"' in c for c in changes)
 
 
 def test_confirming_a_year_clears_the_estimate(db: Database) -> None:
