@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _line(request: dict[str, Any]) -> str:
     due = f"  期限 {request['reply_due']}" if request.get("reply_due") else ""
     due += "（已逾期）" if request.get("overdue") else ""
-    return f"{request['id']}  {texts.REQUEST_STATUS.get(request['status'], request['status'])}{due}  {request['question']}"
+    return f"{request['id']}  {service.STATUS_TEXT.get(request['status'], request['status'])}{due}  {request['question']}"
 
 
 def _list(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -21,6 +21,7 @@ from store import dumps, insert_row
 
 __all__ = [
     "STATUSES",
+    "STATUS_TEXT",
     "OUTCOMES",
     "question_key",
     "open_possible_request",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 STATUSES = ("pending", "accepted", "faq", "answered", "closed")
+STATUS_TEXT = {"pending": "已登记，待工作人员甄别", "accepted": "已转为正式申请，办理中", "faq": "已补充到公开目录",
+               "answered": "已答复", "closed": "已关闭"}
 
 # DOMAIN.md §7: outcome code -> label (the annual report rows are derived from these).
 OUTCOMES: dict[str, str] = {
@@ -219,7 +222,9 @@ def _signed(action: str, note: str) -> str:
 def _require(db: Database, number: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     request = get_request(db, number)
     if request["status"] not in allowed:
-        raise InvalidInput(f"编号 {number} 当前状态为 {request['status']}，不能执行此操作")
+        now = STATUS_TEXT.get(request["status"], request["status"])
+        need = "、".join(STATUS_TEXT[s] for s in allowed)
+        raise InvalidInput(f"编号 {number} 当前为“{now}”，不能执行此操作（需为：{need}）")
     return request
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from disclosure.requests import OUTCOMES
+from disclosure.requests import OUTCOMES, STATUS_TEXT
 
 HELP = (
     "您好，我是区市场监管（食品药品）信息公开助手。可以这样用：\n"
@@ -90,19 +90,10 @@ def complaint(best: Mapping[str, Any] | None) -> str:
     return text
 
 
-REQUEST_STATUS = {
-    "pending": "已登记，待工作人员甄别",
-    "accepted": "已转为正式申请，办理中",
-    "faq": "已补充到公开目录",
-    "answered": "已答复",
-    "closed": "已关闭",
-}
-
-
 def request_status(request: Mapping[str, Any], own: bool = False) -> str:
     """What a chat may see of a request. Anyone with the number: how far it has got. The asker (`own`): also the
     question, the dates and the outcome in words. Never the staff's note: it may name people and hold numbers."""
-    status = REQUEST_STATUS.get(request["status"], request["status"])
+    status = STATUS_TEXT.get(request["status"], request["status"])
     text = f"编号 {request['id']}：{status}。登记时间 {request['created_at'][:16].replace('T', ' ')}。"
     if not own:
         return text
@@ -122,7 +113,7 @@ def request_status(request: Mapping[str, Any], own: bool = False) -> str:
 
 def request_detail(request: Mapping[str, Any]) -> str:
     """What staff see (`requests show`): everything, the note included."""
-    status = REQUEST_STATUS.get(request["status"], request["status"])
+    status = STATUS_TEXT.get(request["status"], request["status"])
     lines = [f"编号 {request['id']}：{status}。登记时间 {request['created_at'][:16].replace('T', ' ')}。",
              f"问题：{request['question']}", f"渠道：{request['channel']}/{request['bot']}"]
     if request.get("received_on"):
@@ -144,7 +135,7 @@ def outcome_text(code: str) -> str:
 def own_requests(requests: Sequence[Mapping[str, Any]]) -> str:
     if not requests:
         return "没有找到您登记的问题。查询进度请附上编号，例如“查询 2026-0007”。"
-    lines = [f"编号 {r['id']}：{REQUEST_STATUS.get(r['status'], r['status'])}（{_clip(r['question'])}）" for r in requests]
+    lines = [f"编号 {r['id']}：{STATUS_TEXT.get(r['status'], r['status'])}（{_clip(r['question'])}）" for r in requests]
     return "您最近登记的问题：\n" + "\n".join(lines) + "\n发送“查询 编号”查看详情。"
 
 
