@@ -50,7 +50,8 @@ def _stats(args: argparse.Namespace, ctx: CliContext) -> int:
 
     def text(s: dict[str, Any]) -> str:
         rate = "—" if s["answer_rate"] is None else f"{s['answer_rate']:.0%}"
-        lines = [f"咨询共 {s['total']} 条，答复率 {rate}，答复未送达 {s['undelivered']} 条",
+        questions = s["by_kind"].get("enquiry", 0)  # the answer rate is over questions, not commands or 你好
+        lines = [f"消息共 {s['total']} 条，其中咨询 {questions} 条，咨询答复率 {rate}，答复未送达 {s['undelivered']} 条",
                  "按类型：" + "、".join(f"{KIND_TEXT.get(k, k)} {v}" for k, v in s["by_kind"].items()),
                  "按渠道：" + "、".join(f"{k} {v}" for k, v in s["by_channel"].items()),
                  "最常见的未答复问题："]

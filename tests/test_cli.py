@@ -156,6 +156,9 @@ def test_enquiry_log_and_stats(db: Path, run: Runner) -> None:
     stats = json.loads(run("enquiries", "stats", "--json", db=db).stdout)
     assert stats["total"] == 4 and stats["by_kind"] == {"enquiry": 3, "complaint": 1}
     assert stats["unanswered_top"] == [{"question": "驾照怎么换证", "count": 2}]
+    run("ask", "你好", db=db)  # small talk is a message, not a question: the rate is over questions
+    headline = run("enquiries", "stats", db=db).stdout.splitlines()[0]
+    assert headline.startswith("消息共 5 条，其中咨询 3 条，咨询答复率 33%")
     unanswered = json.loads(run("enquiries", "list", "--unanswered", "--json", db=db).stdout)
     assert {r["question"] for r in unanswered} == {"驾照怎么换证"}
 
