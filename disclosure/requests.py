@@ -155,6 +155,10 @@ def accept_request(db: Database, number: str, received_on: date, by: str, calend
     if received_on < _FIRST_RULES_FROM:
         raise InvalidInput(f"收到日 {received_on.isoformat()} 早于《政府信息公开条例》施行日 "
                            f"{_FIRST_RULES_FROM.isoformat()}，没有法定答复期限")
+    created = date.fromisoformat(request["created_at"][:10])
+    if received_on < created:  # a typo (02-10 for 12-10) would make it overdue at once
+        raise InvalidInput(f"收到日 {received_on.isoformat()} 早于该线索的登记日 {created.isoformat()}：正式申请在线索登记之后收到，"
+                           "请核对日期")
     due, estimated = statutory_due(received_on, calendar)
     return _update(db, request, now, status="accepted", received_on=received_on.isoformat(),
                    reply_due=due.isoformat(), due_estimated=int(estimated),

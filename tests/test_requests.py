@@ -55,7 +55,7 @@ def test_accept_starts_the_statutory_clock_in_working_days(db: Database) -> None
     accepted = service.accept_request(db, number, date(2026, 2, 10), "张三", load_calendar(db), now=at("2026-02-10T15:00"))
     assert (accepted["status"], accepted["received_on"], accepted["reply_due"]) == ("accepted", "2026-02-10", "2026-03-16")
     assert accepted["due_estimated"] == 0
-    old = open_one(db, "旧申请", sender="s3")["id"]  # received under the 2008 text: 15 working days
+    old = open_one(db, "旧申请", sender="s3", when="2019-05-10T09:00")["id"]  # under the 2008 text: 15 working days
     assert service.accept_request(db, old, date(2019, 5, 10), "张三", load_calendar(db))["reply_due"] == "2019-05-31"
 
 
@@ -99,6 +99,8 @@ def test_accept_refuses_a_receipt_after_today_or_before_the_regulation(db: Datab
         service.accept_request(db, number, date(9999, 12, 31), "张三", load_calendar(db), now=at("2026-02-10T10:00"))
     with pytest.raises(InvalidInput, match="2008-05-01"):  # no statutory deadline before the 2008 条例
         service.accept_request(db, number, date(1949, 1, 3), "张三", load_calendar(db))
+    with pytest.raises(InvalidInput, match="早于该线索的登记日 2026-02-10"):  # 02-01 typed for 12-01: overdue at once
+        service.accept_request(db, number, date(2026, 2, 1), "张三", load_calendar(db), now=at("2026-02-10T10:00"))
     assert service.get_request(db, number)["status"] == "pending"
 
 

@@ -154,7 +154,8 @@ def test_open_requests_follow_the_calendar_staff_enter(db: Database) -> None:
     request's history; an answered request keeps the date it was answered against."""
     now = datetime(2027, 1, 10, 10, 0, tzinfo=clock.TZ)
     with transaction(db):
-        number = open_possible_request(db, "2026年抽检结果", "s1", "webhook", "b", "c", now=now)[0]["id"]
+        opened = datetime(2026, 12, 18, 10, 0, tzinfo=clock.TZ)
+        number = open_possible_request(db, "2026年抽检结果", "s1", "webhook", "b", "c", now=opened)[0]["id"]
         accept_request(db, number, D("2026-12-20"), "王科长", load_calendar(db), now=now)
     before = get_request(db, number, D("2027-01-10"))
     assert (before["reply_due"], before["due_estimated"]) == ("2027-01-18", 1)
