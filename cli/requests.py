@@ -41,12 +41,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     answer.add_argument("--by", required=True)
     answer.add_argument("--note", default="")
     answer.set_defaults(func=_answer)
+    extend = verbs.add_parser("extend", help="延长答复期限（条例第三十三条，仅一次，须写明理由）")
+    extend.add_argument("number", type=_number)
+    extend.add_argument("--by", required=True)
+    extend.add_argument("--reason", required=True, help="延期理由（经负责人同意并告知申请人）")
+    extend.set_defaults(func=_extend)
     close = verbs.add_parser("close", help="关闭线索（须写明理由）")
     close.add_argument("number", type=_number)
     close.add_argument("--by", required=True)
     close.add_argument("--reason", required=True)
     close.set_defaults(func=_close)
-    for verb in (ls, show, accept, answer, close):
+    for verb in (ls, show, accept, answer, extend, close):
         verb.add_argument("--json", action="store_true")
 
 
@@ -81,6 +86,14 @@ def _answer(args: argparse.Namespace, ctx: CliContext) -> int:
     db = ctx.db()
     with transaction(db):
         request = service.answer_request(db, args.number, args.outcome, args.by, args.note)
+    ctx.out(request, _line)
+    return 0
+
+
+def _extend(args: argparse.Namespace, ctx: CliContext) -> int:
+    db = ctx.db()
+    with transaction(db):
+        request = service.extend_request(db, args.number, args.by, args.reason, load_calendar(db))
     ctx.out(request, _line)
     return 0
 

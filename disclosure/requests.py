@@ -22,6 +22,7 @@ from store import dumps, insert_row
 __all__ = [
     "STATUSES",
     "STATUS_TEXT",
+    "extend_request",
     "OUTCOMES",
     "question_key",
     "open_possible_request",
@@ -165,21 +166,39 @@ def accept_request(db: Database, number: str, received_on: date, by: str, calend
                    note=_signed(f"{by} 确认收到申请", note))
 
 
-def statutory_due(received_on: date, calendar: Any) -> tuple[date, bool]:
-    """(reply due, estimated): 20 working days after receipt, 15 for requests received under the 2008 text."""
+def statutory_due(received_on: date, calendar: Any, extended: bool = False) -> tuple[date, bool]:
+    """(reply due, estimated): 20 working days after receipt, 15 for requests received under the 2008 text;
+    an extension (art.33) adds as many again, counted from the first due date."""
     days = _REPLY_DAYS if received_on >= _NEW_RULES_FROM else _REPLY_DAYS_BEFORE_2019
     due, estimated = calendar.due(received_on, days)
+    if extended:
+        due, later = calendar.due(due, days)
+        estimated = estimated or later
     return due, bool(estimated)
+
+
+def extend_request(db: Database, number: str, by: str, reason: str, calendar: Any,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """条例 art.33: once, with the head of the office's consent, and the applicant told; the reason is recorded."""
+    by = _staff(by)
+    if not reason.strip():
+        raise InvalidInput("延期须写明理由（条例第三十三条：经负责人同意并告知申请人）")
+    request = _require(db, number, ("accepted",))
+    if request.get("extended"):
+        raise InvalidInput(f"编号 {number} 已延期过一次，答复期限 {request['reply_due']}：条例只允许延长一次")
+    due, estimated = statutory_due(date.fromisoformat(request["received_on"]), calendar, extended=True)
+    return _update(db, request, now, extended=1, reply_due=due.isoformat(), due_estimated=int(estimated),
+                   note=_signed(f"{by} 延长答复期限至 {due.isoformat()}", reason))
 
 
 def recompute_due_dates(db: Database, calendar: Any, now: datetime | None = None) -> int:
     """After the working-day calendar changed (an override, a confirmed year), the open requests' due dates as
     that calendar gives them; each change goes into the request's history. How many changed."""
-    rows = db.execute("SELECT id, received_on, reply_due, due_estimated FROM requests WHERE status = 'accepted'"
-                      " AND received_on != ''").fetchall()
+    rows = db.execute("SELECT id, received_on, reply_due, due_estimated, extended FROM requests"
+                      " WHERE status = 'accepted' AND received_on != ''").fetchall()
     changed = 0
-    for number, received_on, old_due, old_estimated in rows:
-        due, estimated = statutory_due(date.fromisoformat(received_on), calendar)
+    for number, received_on, old_due, old_estimated, extended in rows:
+        due, estimated = statutory_due(date.fromisoformat(received_on), calendar, bool(extended))
         if (due.isoformat(), int(estimated)) != (old_due, old_estimated):
             _update(db, {"id": number}, now, reply_due=due.isoformat(), due_estimated=int(estimated))
             changed += 1

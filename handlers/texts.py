@@ -104,7 +104,7 @@ def request_status(request: Mapping[str, Any], own: bool = False) -> str:
     if request["status"] == "answered" and request.get("outcome"):
         text += f"\n答复结果：{outcome_text(str(request['outcome']))}。"
     elif request.get("reply_due"):
-        suffix = "（预估）" if request.get("due_estimated") else ""
+        suffix = ("（预估）" if request.get("due_estimated") else "") + ("（已依法延期）" if request.get("extended") else "")
         text += f"\n答复期限：{request['reply_due']}{suffix}。"
         if request.get("overdue"):
             text += "已超过答复期限，我们正在督办。"
@@ -120,7 +120,8 @@ def request_detail(request: Mapping[str, Any]) -> str:
         lines.append(f"收到日：{request['received_on']}")
     if request.get("reply_due"):
         overdue = "，已逾期" if request.get("overdue") else ""
-        lines.append(f"答复期限：{request['reply_due']}{'（预估）' if request.get('due_estimated') else ''}{overdue}")
+        extended = "（已延期）" if request.get("extended") else ""
+        lines.append(f"答复期限：{request['reply_due']}{'（预估）' if request.get('due_estimated') else ''}{extended}{overdue}")
     if request.get("outcome"):
         lines.append(f"答复结果：{outcome_text(str(request['outcome']))}（{request['outcome']}）")
     if request.get("note"):

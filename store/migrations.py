@@ -175,3 +175,9 @@ def m006_replies_pending_only(db: Database) -> None:
     db.execute("DELETE FROM replies WHERE status = 'sent'")
     db.execute("DROP INDEX IF EXISTS replies_status")
     db["replies"].transform(drop={"text"})  # a table rebuild: ALTER TABLE DROP COLUMN needs SQLite 3.35
+
+
+@migrations()
+def m007_request_extension(db: Database) -> None:
+    # 条例 art.33: the reply period may be extended once, by up to 20 working days, with notice to the applicant.
+    db.execute("ALTER TABLE requests ADD COLUMN extended INTEGER NOT NULL DEFAULT 0")

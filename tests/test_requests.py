@@ -15,6 +15,7 @@ import clock
 from disclosure import requests as service
 from disclosure.workdays import load_calendar
 from errors import InvalidInput, NotFound
+from handlers import texts
 from store import open_db
 
 
@@ -57,6 +58,24 @@ def test_accept_starts_the_statutory_clock_in_working_days(db: Database) -> None
     assert accepted["due_estimated"] == 0
     old = open_one(db, "旧申请", sender="s3", when="2019-05-10T09:00")["id"]  # under the 2008 text: 15 working days
     assert service.accept_request(db, old, date(2019, 5, 10), "张三", load_calendar(db))["reply_due"] == "2019-05-31"
+
+
+def test_an_extension_adds_20_working_days_once_with_a_reason(db: Database) -> None:
+    """条例 art.33: extended once, counted from the first due date, the reason on record; not overdue meanwhile."""
+    number = open_one(db, "2014年抽检原始记录")["id"]
+    with pytest.raises(InvalidInput, match="当前为“已登记，待工作人员甄别”"):
+        service.extend_request(db, number, "张三", "需征求第三方意见", load_calendar(db))
+    service.accept_request(db, number, date(2026, 2, 10), "张三", load_calendar(db), now=at("2026-02-10T15:00"))
+    with pytest.raises(InvalidInput, match="延期须写明理由"):
+        service.extend_request(db, number, "张三", " ", load_calendar(db))
+    extended = service.extend_request(db, number, "张三", "需征求第三方意见", load_calendar(db))
+    assert (extended["reply_due"], extended["extended"]) == ("2026-04-14", 1)
+    assert extended["note"] == "张三 延长答复期限至 2026-04-14；需征求第三方意见"
+    assert service.get_request(db, number, date(2026, 3, 20))["overdue"] is False  # past the first date, in time
+    with pytest.raises(InvalidInput, match="已延期过一次"):
+        service.extend_request(db, number, "李四", "再延一次", load_calendar(db))
+    assert service.recompute_due_dates(db, load_calendar(db)) == 0  # a calendar change keeps the extension
+    assert "答复期限：2026-04-14（已依法延期）" in texts.request_status(service.get_request(db, number), own=True)
 
 
 def test_overdue_only_after_the_due_day_while_open(db: Database) -> None:
