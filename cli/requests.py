@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     ls = verbs.add_parser("list", help="列出 (list)")
     ls.add_argument("--status", choices=service.STATUSES)
+    ls.add_argument("--overdue", action="store_true", help="只列出已逾期的正式申请")
     ls.set_defaults(func=_list)
     show = verbs.add_parser("show", help="查看 (show one)")
     show.add_argument("number", type=_number)
@@ -57,19 +58,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _line(request: dict[str, Any]) -> str:
     due = f"  期限 {request['reply_due']}" if request.get("reply_due") else ""
+    due += "（预估）" if request.get("due_estimated") else ""
     due += "（已逾期）" if request.get("overdue") else ""
     return f"{request['id']}  {service.STATUS_TEXT.get(request['status'], request['status'])}{due}  {request['question']}"
 
 
 def _list(args: argparse.Namespace, ctx: CliContext) -> int:
-    rows = service.list_requests(ctx.db(), args.status)
+    rows = service.list_requests(ctx.db(), args.status, overdue=args.overdue)
     ctx.out(rows, lambda rs: "\n".join(_line(r) for r in rs) or "（没有记录）")
     return 0
 
 
 def _show(args: argparse.Namespace, ctx: CliContext) -> int:
-    request = service.get_request(ctx.db(), args.number)
-    ctx.out(request, texts.request_detail)
+    db = ctx.db()
+    request = service.get_request(db, args.number)
+    steps = service.history(db, request["id"])
+    lines = ["  " + " ".join(part for part in (step["at"][:16].replace("T", " "),
+                                              service.STATUS_TEXT.get(step.get("status", ""), ""),
+                                              step.get("note", "")) if part) for step in steps]
+    ctx.out(request, lambda r: texts.request_detail(r) + ("\n办理记录：\n" + "\n".join(lines) if lines else ""))
     return 0
 
 

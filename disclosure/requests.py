@@ -17,12 +17,13 @@ from sqlite_utils import Database
 import clock
 from errors import InvalidInput, NotFound
 from knowledge.lexicon import READ_LIMIT, normalize
-from store import dumps, insert_row
+from store import dumps, insert_row, loads
 
 __all__ = [
     "STATUSES",
     "STATUS_TEXT",
     "extend_request",
+    "history",
     "OUTCOMES",
     "question_key",
     "open_possible_request",
@@ -131,12 +132,21 @@ def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip([column[0] for column in cursor.description], row))
 
 
-def list_requests(db: Database, status: str | None = None, today: date | None = None) -> list[dict[str, Any]]:
+def list_requests(db: Database, status: str | None = None, today: date | None = None,
+                  overdue: bool = False) -> list[dict[str, Any]]:
+    """Requests by number; `overdue`: only formal requests open past their reply date, the ones to chase."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"未知状态 {status!r}，可选：{', '.join(STATUSES)}")
     where, args = ("status = ?", [status]) if status else (None, [])
     day = today or clock.now().date()
-    return [_with_overdue(r, day) for r in db["requests"].rows_where(where, args, order_by="year, seq")]
+    rows = [_with_overdue(r, day) for r in db["requests"].rows_where(where, args, order_by="year, seq")]
+    return [r for r in rows if r["overdue"]] if overdue else rows
+
+
+def history(db: Database, number: str) -> list[dict[str, Any]]:
+    """Every change to a request, oldest first: the notes of earlier steps too, which `note` no longer holds."""
+    rows = db.execute("SELECT at, change FROM request_events WHERE request_id = ? ORDER BY id", [number]).fetchall()
+    return [{"at": at, **loads(change, {})} for at, change in rows]
 
 
 def _with_overdue(request: dict[str, Any], today: date) -> dict[str, Any]:

@@ -83,6 +83,8 @@ def test_overdue_only_after_the_due_day_while_open(db: Database) -> None:
     service.accept_request(db, number, date(2026, 2, 10), "张三", load_calendar(db))
     assert service.get_request(db, number, date(2026, 3, 16))["overdue"] is False
     assert service.get_request(db, number, date(2026, 3, 17))["overdue"] is True
+    assert [r["id"] for r in service.list_requests(db, today=date(2026, 3, 17), overdue=True)] == [number]
+    assert service.list_requests(db, today=date(2026, 3, 16), overdue=True) == []
     service.answer_request(db, number, "granted", "张三")
     assert service.get_request(db, number, date(2026, 3, 17))["overdue"] is False
 
@@ -233,3 +235,14 @@ def test_cli_ask_no_log_still_recognises_chat_commands(cli: Cli) -> None:
     rows = json.loads(cli("enquiries", "list", "--json")[1])
     assert [r["question"] for r in rows] == ["驾照怎么换证"]  # the --no-log questions left no row
     assert [r["id"] for r in json.loads(cli("requests", "list", "--json")[1])] == [number]
+
+
+def test_cli_show_keeps_every_step_and_list_finds_the_overdue(cli: Cli) -> None:
+    """`note` holds only the latest step: `requests show` lists them all; `--overdue` lists what to chase."""
+    number = json.loads(cli("ask", "驾照怎么换证", "--json")[1])["request_id"]
+    today = clock.now().date().isoformat()
+    assert cli("requests", "accept", number, "--received", today, "--by", "王科长", "--note", "电话核实")[0] == 0
+    assert cli("requests", "extend", number, "--by", "王科长", "--reason", "需征求第三方意见")[0] == 0
+    shown = cli("requests", "show", number)[1]
+    assert "办理记录：" in shown and "王科长 确认收到申请；电话核实" in shown and "需征求第三方意见" in shown
+    assert cli("requests", "list", "--overdue")[1].strip() == "（没有记录）"  # due weeks from now
