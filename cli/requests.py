@@ -47,12 +47,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     extend.add_argument("--by", required=True)
     extend.add_argument("--reason", required=True, help="延期理由（经负责人同意并告知申请人）")
     extend.set_defaults(func=_extend)
+    faq = verbs.add_parser("faq", help="线索已补充到公开目录（该问题以后可直接答复）")
+    faq.add_argument("number", type=_number)
+    faq.add_argument("--by", required=True)
+    faq.add_argument("--note", default="", help="如：已新增目录条目 ID")
+    faq.set_defaults(func=_faq)
     close = verbs.add_parser("close", help="关闭线索（须写明理由）")
     close.add_argument("number", type=_number)
     close.add_argument("--by", required=True)
     close.add_argument("--reason", required=True)
     close.set_defaults(func=_close)
-    for verb in (ls, show, accept, answer, extend, close):
+    for verb in (ls, show, accept, answer, extend, faq, close):
         verb.add_argument("--json", action="store_true")
 
 
@@ -101,6 +106,14 @@ def _extend(args: argparse.Namespace, ctx: CliContext) -> int:
     db = ctx.db()
     with transaction(db):
         request = service.extend_request(db, args.number, args.by, args.reason, load_calendar(db))
+    ctx.out(request, _line)
+    return 0
+
+
+def _faq(args: argparse.Namespace, ctx: CliContext) -> int:
+    db = ctx.db()
+    with transaction(db):
+        request = service.mark_faq(db, args.number, args.by, args.note)
     ctx.out(request, _line)
     return 0
 

@@ -246,3 +246,11 @@ def test_cli_show_keeps_every_step_and_list_finds_the_overdue(cli: Cli) -> None:
     shown = cli("requests", "show", number)[1]
     assert "办理记录：" in shown and "王科长 确认收到申请；电话核实" in shown and "需征求第三方意见" in shown
     assert cli("requests", "list", "--overdue")[1].strip() == "（没有记录）"  # due weeks from now
+
+
+def test_cli_faq_marks_a_possible_request_answered_by_a_new_catalog_item(cli: Cli) -> None:
+    number = json.loads(cli("ask", "驾照怎么换证", "--json")[1])["request_id"]
+    code, out, _ = cli("requests", "faq", number, "--by", "王科长", "--note", "已新增目录条目 demo-099")
+    assert code == 0 and "已补充到公开目录" in out
+    assert json.loads(cli("requests", "list", "--status", "faq", "--json")[1])[0]["id"] == number
+    assert "当前为“已补充到公开目录”" in cli("requests", "faq", number, "--by", "王科长")[2]  # once
