@@ -260,8 +260,8 @@ async def test_a_pasted_page_is_read_from_its_start_and_kept_whole(
         client: TestClient, gateway_settings: Settings) -> None:
     """The bot reads the first READ_LIMIT characters of a long message (here: not the complaint at its end); the
     log and the possible request keep every character. Reading it whole held up the gateway, and every other chat
-    with it: the acknowledgement check's time grows with the square of the text (20 s for this one, an hour for a
-    message near the body limit)."""
+    with it: the acknowledgement check's time grows with the square of the text (20 s for this one, about half an
+    hour for a message near the body limit)."""
     words = random.Random(7).choices("我店于去年取得许可证后按规定经营现将有关情况说明如下请审查", k=30_000)
     text = "驾照怎么换证？以下是我们的情况说明：" + "".join(words) + "我要投诉"
     resp = await client.post("/hooks/webhook/open", json=event(text))
