@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
+
+from sqlite_utils import Database
 
 from cli import CliContext
 from disclosure import requests as service
@@ -85,42 +88,32 @@ def _show(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-def _accept(args: argparse.Namespace, ctx: CliContext) -> int:
-    received = parse_day(args.received, "--received")
+def _step(ctx: CliContext, change: Callable[[Database], dict[str, Any]]) -> int:
+    """One staff step on a request, in a transaction; print the request's line."""
     db = ctx.db()
     with transaction(db):
-        request = service.accept_request(db, args.number, received, args.by, load_calendar(db), args.note)
+        request = change(db)
     ctx.out(request, _line)
     return 0
+
+
+def _accept(args: argparse.Namespace, ctx: CliContext) -> int:
+    received = parse_day(args.received, "--received")
+    return _step(ctx, lambda db: service.accept_request(db, args.number, received, args.by, load_calendar(db),
+                                                        args.note))
 
 
 def _answer(args: argparse.Namespace, ctx: CliContext) -> int:
-    db = ctx.db()
-    with transaction(db):
-        request = service.answer_request(db, args.number, args.outcome, args.by, args.note)
-    ctx.out(request, _line)
-    return 0
+    return _step(ctx, lambda db: service.answer_request(db, args.number, args.outcome, args.by, args.note))
 
 
 def _extend(args: argparse.Namespace, ctx: CliContext) -> int:
-    db = ctx.db()
-    with transaction(db):
-        request = service.extend_request(db, args.number, args.by, args.reason, load_calendar(db))
-    ctx.out(request, _line)
-    return 0
+    return _step(ctx, lambda db: service.extend_request(db, args.number, args.by, args.reason, load_calendar(db)))
 
 
 def _faq(args: argparse.Namespace, ctx: CliContext) -> int:
-    db = ctx.db()
-    with transaction(db):
-        request = service.mark_faq(db, args.number, args.by, args.note)
-    ctx.out(request, _line)
-    return 0
+    return _step(ctx, lambda db: service.mark_faq(db, args.number, args.by, args.note))
 
 
 def _close(args: argparse.Namespace, ctx: CliContext) -> int:
-    db = ctx.db()
-    with transaction(db):
-        request = service.close_request(db, args.number, args.by, args.reason)
-    ctx.out(request, _line)
-    return 0
+    return _step(ctx, lambda db: service.close_request(db, args.number, args.by, args.reason))
