@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from cli import ask, calendar, catalog, enquiries, groups, notice, requests
+    from cli import ask, calendar, catalog, enquiries, groups, notice, report, requests
 
     parser = argparse.ArgumentParser(prog="bot.py", description="gongkai 政务公开群聊网关")
     parser.add_argument("--config", help="TOML config file (default: the embedded default; or GONGKAI_CONFIG)")
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="运行网关 (run the gateway)")
     run.add_argument("--host", help="listen address (default from config)")
     run.add_argument("--port", type=_port, help="listen port (default from config)")
-    for module in (ask, catalog, requests, enquiries, groups, notice, calendar):
+    for module in (ask, catalog, requests, enquiries, groups, notice, calendar, report):
         module.register(sub)
     return parser
 

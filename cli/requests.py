@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlite_utils import Database
@@ -37,12 +38,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     accept.add_argument("number", type=_number)
     accept.add_argument("--received", required=True, help="收到日 YYYY-MM-DD")
     accept.add_argument("--by", required=True)
+    accept.add_argument("--applicant", choices=service.APPLICANT_TYPES, help="申请人类型（年度报告按此分列）")
     accept.add_argument("--note", default="")
     accept.set_defaults(func=_accept)
     answer = verbs.add_parser("answer", help="登记答复结果 (outcome code)")
     answer.add_argument("number", type=_number)
     answer.add_argument("--outcome", required=True, choices=sorted(service.OUTCOMES))
     answer.add_argument("--by", required=True)
+    answer.add_argument("--on", help="答复日 YYYY-MM-DD（默认今天；年度报告按此计入年份）")
     answer.add_argument("--note", default="")
     answer.set_defaults(func=_answer)
     extend = verbs.add_parser("extend", help="延长答复期限（条例第三十三条，仅一次，须写明理由）")
@@ -50,6 +53,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     extend.add_argument("--by", required=True)
     extend.add_argument("--reason", required=True, help="延期理由（经负责人同意并告知申请人）")
     extend.set_defaults(func=_extend)
+    applicant = verbs.add_parser("applicant", help="登记或更正申请人类型（年度报告按此分列）")
+    applicant.add_argument("number", type=_number)
+    applicant.add_argument("type", choices=service.APPLICANT_TYPES)
+    applicant.add_argument("--by", required=True)
+    applicant.set_defaults(func=_applicant)
+    correction = verbs.add_parser("correction", help="告知申请人补正（条例第三十条，一次性告知；期限停止计算）")
+    correction.add_argument("number", type=_number)
+    correction.add_argument("--by", required=True)
+    correction.add_argument("--items", required=True, help="需要补正的事项和合理的补正期限")
+    correction.add_argument("--on", help="告知日 YYYY-MM-DD（默认今天）")
+    correction.set_defaults(func=_correction)
+    corrected = verbs.add_parser("corrected", help="收到补正（答复期限自收到补正之日起重新计算）")
+    corrected.add_argument("number", type=_number)
+    corrected.add_argument("--received", required=True, help="补正收到日 YYYY-MM-DD")
+    corrected.add_argument("--by", required=True)
+    corrected.add_argument("--note", default="")
+    corrected.set_defaults(func=_corrected)
+    pause = verbs.add_parser("pause", help="征求第三方或其他机关意见，暂停计时（条例第三十二至三十四条）")
+    pause.add_argument("number", type=_number)
+    pause.add_argument("--by", required=True)
+    pause.add_argument("--reason", required=True, help="征求谁的意见、什么事项")
+    pause.add_argument("--on", help="暂停日 YYYY-MM-DD（默认今天）")
+    pause.set_defaults(func=_pause)
+    resume = verbs.add_parser("resume", help="收到意见，恢复计时（答复期限顺延暂停的工作日）")
+    resume.add_argument("number", type=_number)
+    resume.add_argument("--by", required=True)
+    resume.add_argument("--on", help="恢复日 YYYY-MM-DD（默认今天）")
+    resume.add_argument("--note", default="")
+    resume.set_defaults(func=_resume)
     faq = verbs.add_parser("faq", help="线索已补充到公开目录（该问题以后可直接答复）")
     faq.add_argument("number", type=_number)
     faq.add_argument("--by", required=True)
@@ -60,7 +92,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     close.add_argument("--by", required=True)
     close.add_argument("--reason", required=True)
     close.set_defaults(func=_close)
-    for verb in (ls, show, accept, answer, extend, faq, close):
+    for verb in (ls, show, accept, answer, extend, applicant, correction, corrected, pause, resume, faq, close):
         verb.add_argument("--json", action="store_true")
 
 
@@ -68,6 +100,7 @@ def _line(request: dict[str, Any]) -> str:
     due = f"  期限 {request['reply_due']}" if request.get("reply_due") else ""
     due += "（预估）" if request.get("due_estimated") else ""
     due += "（已逾期）" if request.get("overdue") else ""
+    due += "（暂停计时）" if request.get("paused_on") else ""
     return f"{request['id']}  {service.STATUS_TEXT.get(request['status'], request['status'])}{due}  {request['question']}"
 
 
@@ -100,11 +133,41 @@ def _step(ctx: CliContext, change: Callable[[Database], dict[str, Any]]) -> int:
 def _accept(args: argparse.Namespace, ctx: CliContext) -> int:
     received = parse_day(args.received, "--received")
     return _step(ctx, lambda db: service.accept_request(db, args.number, received, args.by, load_calendar(db),
-                                                        args.note))
+                                                        args.note, applicant_type=args.applicant or ""))
 
 
 def _answer(args: argparse.Namespace, ctx: CliContext) -> int:
-    return _step(ctx, lambda db: service.answer_request(db, args.number, args.outcome, args.by, args.note))
+    on = _day(args.on, "--on")
+    return _step(ctx, lambda db: service.answer_request(db, args.number, args.outcome, args.by, args.note, on))
+
+
+def _day(text: str | None, option: str) -> date | None:
+    return parse_day(text, option) if text is not None else None
+
+
+def _applicant(args: argparse.Namespace, ctx: CliContext) -> int:
+    return _step(ctx, lambda db: service.set_applicant(db, args.number, args.type, args.by))
+
+
+def _correction(args: argparse.Namespace, ctx: CliContext) -> int:
+    on = _day(args.on, "--on")
+    return _step(ctx, lambda db: service.ask_correction(db, args.number, args.by, args.items, load_calendar(db), on))
+
+
+def _corrected(args: argparse.Namespace, ctx: CliContext) -> int:
+    received = parse_day(args.received, "--received")
+    return _step(ctx, lambda db: service.record_correction(db, args.number, received, args.by, load_calendar(db),
+                                                           args.note))
+
+
+def _pause(args: argparse.Namespace, ctx: CliContext) -> int:
+    on = _day(args.on, "--on")
+    return _step(ctx, lambda db: service.pause_request(db, args.number, args.by, args.reason, on))
+
+
+def _resume(args: argparse.Namespace, ctx: CliContext) -> int:
+    on = _day(args.on, "--on")
+    return _step(ctx, lambda db: service.resume_request(db, args.number, args.by, load_calendar(db), on, args.note))
 
 
 def _extend(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -33,11 +33,20 @@ __all__ = [
     "close_request",
     "answer_request",
     "mark_faq",
+    "APPLICANT_TYPES",
+    "set_applicant",
+    "ask_correction",
+    "record_correction",
+    "pause_request",
+    "resume_request",
 ]
 
-STATUSES = ("pending", "accepted", "faq", "answered", "closed")
-STATUS_TEXT = {"pending": "已登记，待工作人员甄别", "accepted": "已转为正式申请，办理中", "faq": "已补充到公开目录",
-               "answered": "已答复", "closed": "已关闭"}
+STATUSES = ("pending", "accepted", "correcting", "faq", "answered", "closed")
+STATUS_TEXT = {"pending": "已登记，待工作人员甄别", "accepted": "已转为正式申请，办理中",
+               "correcting": "已告知申请人补正，待补正", "faq": "已补充到公开目录", "answered": "已答复", "closed": "已关闭"}
+_FORMAL = ("accepted", "correcting", "answered")  # a request staff confirmed receiving: the annual report counts it
+# The annual report's columns (table 三): 自然人, then the kinds of 法人或其他组织.
+APPLICANT_TYPES = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他")
 
 # DOMAIN.md §7: outcome code -> label (the annual report rows are derived from these).
 OUTCOMES: dict[str, str] = {
@@ -71,6 +80,7 @@ _REPLY_DAYS = 20  # 条例 art.33
 _REPLY_DAYS_BEFORE_2019 = 15  # 2008 text, requests received before 2019-05-15
 _NEW_RULES_FROM = date(2019, 5, 15)
 _FIRST_RULES_FROM = date(2008, 5, 1)  # the 2008 条例 (国务院令第492号) took effect: no statutory deadline before
+_CORRECTION_NOTICE_DAYS = 7  # art.30: the 补正 notice goes out within 7 working days of receipt
 
 
 def question_key(question: str) -> str:
@@ -152,17 +162,18 @@ def history(db: Database, number: str) -> list[dict[str, Any]]:
 def _with_overdue(request: dict[str, Any], today: date) -> dict[str, Any]:
     """`overdue`: a formal request still open past its reply date (the due day itself is still in time)."""
     due = request.get("reply_due")
-    return {**request, "overdue": bool(request["status"] == "accepted" and due and date.fromisoformat(due) < today)}
+    running = request["status"] == "accepted" and not request.get("paused_on")  # a pause stops the clock
+    return {**request, "overdue": bool(running and due and date.fromisoformat(due) < today)}
 
 
 def accept_request(db: Database, number: str, received_on: date, by: str, calendar: Any,
-                   note: str = "", now: datetime | None = None) -> dict[str, Any]:
-    """Staff confirm receipt: the statutory clock starts on `received_on` (start day excluded)."""
+                   note: str = "", now: datetime | None = None, applicant_type: str = "") -> dict[str, Any]:
+    """Staff confirm receipt: the statutory clock starts on `received_on` (start day excluded). `applicant_type`
+    (one of APPLICANT_TYPES) is the annual report's column; it can be set later with `set_applicant`."""
     by = _staff(by)
+    applicant_type = _applicant(applicant_type) if applicant_type else ""
     request = _require(db, number, ("pending",))
-    today = (now or clock.now()).astimezone(clock.TZ).date()
-    if received_on > today:
-        raise InvalidInput(f"收到日 {received_on.isoformat()} 晚于今天 {today.isoformat()}：不能确认尚未收到的申请")
+    _not_future(received_on, "收到日", now)
     if received_on < _FIRST_RULES_FROM:
         raise InvalidInput(f"收到日 {received_on.isoformat()} 早于《政府信息公开条例》施行日 "
                            f"{_FIRST_RULES_FROM.isoformat()}，没有法定答复期限")
@@ -171,9 +182,10 @@ def accept_request(db: Database, number: str, received_on: date, by: str, calend
         raise InvalidInput(f"收到日 {received_on.isoformat()} 早于该线索的登记日 {created.isoformat()}：正式申请在线索登记之后收到，"
                            "请核对日期")
     due, estimated = statutory_due(received_on, calendar)
+    kind = f"（{applicant_type}）" if applicant_type else ""
     return _update(db, request, now, status="accepted", received_on=received_on.isoformat(),
-                   reply_due=due.isoformat(), due_estimated=int(estimated),
-                   note=_signed(f"{by} 确认收到申请", note))
+                   reply_due=due.isoformat(), due_estimated=int(estimated), applicant_type=applicant_type,
+                   note=_signed(f"{by} 确认收到申请{kind}", note))
 
 
 def statutory_due(received_on: date, calendar: Any, extended: bool = False) -> tuple[date, bool]:
@@ -196,32 +208,127 @@ def extend_request(db: Database, number: str, by: str, reason: str, calendar: An
     request = _require(db, number, ("accepted",))
     if request.get("extended"):
         raise InvalidInput(f"编号 {number} 已延期过一次，答复期限 {request['reply_due']}：条例只允许延长一次")
-    due, estimated = statutory_due(date.fromisoformat(request["received_on"]), calendar, extended=True)
+    due, estimated = reply_due({**request, "extended": 1}, calendar)
     return _update(db, request, now, extended=1, reply_due=due.isoformat(), due_estimated=int(estimated),
                    note=_signed(f"{by} 延长答复期限至 {due.isoformat()}", reason))
+
+
+def reply_due(request: dict[str, Any], calendar: Any) -> tuple[date, bool]:
+    """(reply due, estimated) of a formal request: counted from its receipt, or from the day its correction
+    arrived (art.30), extended once (art.33), and moved on by the working days it was paused (arts.32-34)."""
+    start = date.fromisoformat(request.get("corrected_on") or request["received_on"])
+    due, estimated = statutory_due(start, calendar, bool(request.get("extended")))
+    if request.get("paused_days"):
+        due, later = calendar.due(due, int(request["paused_days"]))
+        estimated = estimated or later
+    return due, estimated
 
 
 def recompute_due_dates(db: Database, calendar: Any, now: datetime | None = None) -> int:
     """After the working-day calendar changed (an override, a confirmed year), the open requests' due dates as
     that calendar gives them; each change goes into the request's history. How many changed."""
-    rows = db.execute("SELECT id, received_on, reply_due, due_estimated, extended FROM requests"
-                      " WHERE status = 'accepted' AND received_on != ''").fetchall()
+    cursor = db.execute("SELECT * FROM requests WHERE status = 'accepted' AND received_on != ''")
     changed = 0
-    for number, received_on, old_due, old_estimated, extended in rows:
-        due, estimated = statutory_due(date.fromisoformat(received_on), calendar, bool(extended))
-        if (due.isoformat(), int(estimated)) != (old_due, old_estimated):
-            _update(db, {"id": number}, now, reply_due=due.isoformat(), due_estimated=int(estimated))
+    for request in [_as_dict(cursor, row) for row in cursor.fetchall()]:
+        due, estimated = reply_due(request, calendar)
+        if (due.isoformat(), int(estimated)) != (request["reply_due"], request["due_estimated"]):
+            _update(db, request, now, reply_due=due.isoformat(), due_estimated=int(estimated))
             changed += 1
     return changed
 
 
-def answer_request(db: Database, number: str, outcome: str, by: str, note: str = "",
+def set_applicant(db: Database, number: str, applicant_type: str, by: str,
+                  now: datetime | None = None) -> dict[str, Any]:
+    """The applicant's type (自然人, 商业企业 ...), for the annual report; staff learn it from the formal request."""
+    by = _staff(by)
+    applicant_type = _applicant(applicant_type)
+    request = _require(db, number, _FORMAL)
+    return _update(db, request, now, applicant_type=applicant_type, note=f"{by} 登记申请人类型：{applicant_type}")
+
+
+def ask_correction(db: Database, number: str, by: str, items: str, calendar: Any, on: date | None = None,
                    now: datetime | None = None) -> dict[str, Any]:
+    """条例 art.30: the one 补正 notice, naming what to correct. The clock stops until the correction arrives, and
+    restarts from that day; a notice later than 7 working days after receipt is recorded as late."""
+    by = _staff(by)
+    if not items.strip():
+        raise InvalidInput("补正告知须写明需要补正的事项（条例第三十条：一次性告知）")
+    request = _require(db, number, ("accepted",))
+    if request.get("correction_asked_on"):
+        raise InvalidInput(f"编号 {number} 已于 {request['correction_asked_on']} 告知过补正：条例第三十条要求一次性告知")
+    if request.get("extended") or request.get("paused_on"):
+        raise InvalidInput(f"编号 {number} 已延期或正在征求意见：补正应在收到申请后 {_CORRECTION_NOTICE_DAYS} 个工作日内告知")
+    day = _step_day(on, request["received_on"], "补正告知日", "收到日", now)
+    limit = calendar.add_workdays(date.fromisoformat(request["received_on"]), _CORRECTION_NOTICE_DAYS)
+    late = f"（晚于条例第三十条规定的 {limit.isoformat()}）" if day > limit else ""
+    return _update(db, request, now, status="correcting", correction_asked_on=day.isoformat(), reply_due="",
+                   due_estimated=0, note=_signed(f"{by} {day.isoformat()} 告知申请人补正{late}", items))
+
+
+def record_correction(db: Database, number: str, received_on: date, by: str, calendar: Any, note: str = "",
+                      now: datetime | None = None) -> dict[str, Any]:
+    """The corrected request arrived on `received_on`: the reply period starts again from that day (art.30)."""
+    by = _staff(by)
+    request = _require(db, number, ("correcting",))
+    day = _step_day(received_on, request["correction_asked_on"], "补正收到日", "补正告知日", now)
+    due, estimated = reply_due({**request, "corrected_on": day.isoformat()}, calendar)
+    return _update(db, request, now, status="accepted", corrected_on=day.isoformat(), reply_due=due.isoformat(),
+                   due_estimated=int(estimated),
+                   note=_signed(f"{by} {day.isoformat()} 收到补正，答复期限重新起算至 {due.isoformat()}", note))
+
+
+def pause_request(db: Database, number: str, by: str, reason: str, on: date | None = None,
+                  now: datetime | None = None) -> dict[str, Any]:
+    """条例 arts.32-34: from `on`, the time spent consulting a third party or another agency is not counted."""
+    by = _staff(by)
+    if not reason.strip():
+        raise InvalidInput("暂停计时须写明征求意见的对象和事项（条例第三十二至三十四条）")
+    request = _require(db, number, ("accepted",))
+    if request.get("paused_on"):
+        raise InvalidInput(f"编号 {number} 自 {request['paused_on']} 起已暂停计时，请先恢复计时")
+    day = _step_day(on, request.get("corrected_on") or request["received_on"], "暂停日", "起算日", now)
+    if day > date.fromisoformat(request["reply_due"]):
+        raise InvalidInput(f"暂停日 {day.isoformat()} 已过答复期限 {request['reply_due']}：逾期后不能再暂停计时")
+    return _update(db, request, now, paused_on=day.isoformat(),
+                   note=_signed(f"{by} 自 {day.isoformat()} 起征求意见，暂停计时", reason))
+
+
+def resume_request(db: Database, number: str, by: str, calendar: Any, on: date | None = None, note: str = "",
+                   now: datetime | None = None) -> dict[str, Any]:
+    """The opinion arrived on `on`: the working days after the pause began, up to that day, are added to the
+    reply period."""
+    by = _staff(by)
+    request = _require(db, number, ("accepted",))
+    if not request.get("paused_on"):
+        raise InvalidInput(f"编号 {number} 没有暂停计时")
+    start = date.fromisoformat(request["paused_on"])
+    day = _step_day(on, request["paused_on"], "恢复日", "暂停日", now)
+    paused = int(request["paused_days"]) + _workdays_between(calendar, start, day)
+    due, estimated = reply_due({**request, "paused_days": paused}, calendar)
+    return _update(db, request, now, paused_on="", paused_days=paused, reply_due=due.isoformat(),
+                   due_estimated=int(estimated),
+                   note=_signed(f"{by} {day.isoformat()} 恢复计时，共暂停 {paused} 个工作日，答复期限 {due.isoformat()}",
+                                note))
+
+
+def _workdays_between(calendar: Any, start: date, end: date) -> int:
+    """Working days after `start`, up to and including `end`."""
+    return sum(calendar.is_workday(start + timedelta(days=i)) for i in range(1, (end - start).days + 1))
+
+
+def answer_request(db: Database, number: str, outcome: str, by: str, note: str = "", on: date | None = None,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """The outcome (DOMAIN.md §7), concluded on `on` (today by default): the annual report counts it in that year."""
     if outcome not in OUTCOMES:
         raise InvalidInput(f"未知结果代码 {outcome!r}，可选：{', '.join(OUTCOMES)}")
     by = _staff(by)
-    request = _require(db, number, ("accepted",))
-    return _update(db, request, now, status="answered", outcome=outcome,
+    request = _require(db, number, ("accepted", "correcting"))
+    if outcome == "other_no_correction" and request["status"] != "correcting":
+        raise InvalidInput(f"编号 {number} 未告知补正：不能以“{OUTCOMES[outcome]}”办结")
+    if outcome == "none_unclear" and not request.get("corrected_on"):
+        raise InvalidInput(f"编号 {number} 未收到补正：“{OUTCOMES[outcome]}”只用于补正后内容仍不明确的申请")
+    day = _step_day(on, request["received_on"], "答复日", "收到日", now)
+    return _update(db, request, now, status="answered", outcome=outcome, concluded_on=day.isoformat(), paused_on="",
                    note=_signed(f"{by}：{OUTCOMES[outcome]}", note))
 
 
@@ -240,6 +347,28 @@ def mark_faq(db: Database, number: str, by: str, note: str = "", now: datetime |
     return _update(db, request, now, status="faq", note=_signed(f"{by} 已补充到公开目录", note))
 
 
+def _applicant(text: str) -> str:
+    kind = normalize(text).strip()
+    if kind not in APPLICANT_TYPES:
+        raise InvalidInput(f"未知申请人类型 {text!r}，可选：{'、'.join(APPLICANT_TYPES)}")
+    return kind
+
+
+def _not_future(day: date, what: str, now: datetime | None) -> None:
+    today = (now or clock.now()).astimezone(clock.TZ).date()
+    if day > today:
+        raise InvalidInput(f"{what} {day.isoformat()} 晚于今天 {today.isoformat()}：不能登记尚未发生的事")
+
+
+def _step_day(day: date | None, earliest: str, what: str, earlier: str, now: datetime | None) -> date:
+    """The day a step happened: today unless given; not in the future, not before the step it follows."""
+    day = day or (now or clock.now()).astimezone(clock.TZ).date()
+    _not_future(day, what, now)
+    if day < date.fromisoformat(earliest):
+        raise InvalidInput(f"{what} {day.isoformat()} 早于{earlier} {earliest}")
+    return day
+
+
 def _staff(by: str) -> str:
     """Who did it: every change to a request names its staff member."""
     if not (by or "").strip():
@@ -256,8 +385,8 @@ def _require(db: Database, number: str, allowed: tuple[str, ...]) -> dict[str, A
     request = get_request(db, number)
     if request["status"] not in allowed:
         now = STATUS_TEXT.get(request["status"], request["status"])
-        need = "、".join(STATUS_TEXT[s] for s in allowed)
-        raise InvalidInput(f"编号 {number} 当前为“{now}”，不能执行此操作（需为：{need}）")
+        need = "或".join(f"“{STATUS_TEXT[s]}”" for s in allowed)
+        raise InvalidInput(f"编号 {number} 当前为“{now}”，不能执行此操作（需为{need}）")
     return request
 
 

@@ -90,6 +90,9 @@ def complaint(best: Mapping[str, Any] | None) -> str:
     return text
 
 
+PAUSED = "正在征求第三方或其他机关意见，期间不计入答复期限，期限将相应顺延（条例第三十二至三十四条）。"
+
+
 def request_status(request: Mapping[str, Any], own: bool = False) -> str:
     """What a chat may see of a request. Anyone with the number: how far it has got. The asker (`own`): also the
     question, the dates and the outcome in words. Never the staff's note: it may name people and hold numbers."""
@@ -103,12 +106,19 @@ def request_status(request: Mapping[str, Any], own: bool = False) -> str:
         text += f"\n收到日：{request['received_on']}。"
     if request["status"] == "answered" and request.get("outcome"):
         text += f"\n答复结果：{outcome_text(str(request['outcome']))}。"
+    elif request["status"] == "correcting":
+        text += "\n请按告知的事项补正；收到补正之日起重新计算答复期限（条例第三十条）。"
     elif request.get("reply_due"):
-        suffix = ("（预估）" if request.get("due_estimated") else "") + ("（已依法延期）" if request.get("extended") else "")
-        text += f"\n答复期限：{request['reply_due']}{suffix}。"
-        if request.get("overdue"):
+        text += f"\n答复期限：{request['reply_due']}{_due_marks(request)}。"
+        if request.get("paused_on"):
+            text += PAUSED
+        elif request.get("overdue"):
             text += "已超过答复期限，我们正在督办。"
     return text
+
+
+def _due_marks(request: Mapping[str, Any]) -> str:
+    return ("（预估）" if request.get("due_estimated") else "") + ("（已依法延期）" if request.get("extended") else "")
 
 
 def request_detail(request: Mapping[str, Any]) -> str:
@@ -116,14 +126,23 @@ def request_detail(request: Mapping[str, Any]) -> str:
     status = STATUS_TEXT.get(request["status"], request["status"])
     lines = [f"编号 {request['id']}：{status}。登记时间 {request['created_at'][:16].replace('T', ' ')}。",
              f"问题：{request['question']}", f"渠道：{request['channel']}/{request['bot']}"]
+    if request.get("applicant_type"):
+        lines.append(f"申请人类型：{request['applicant_type']}")
     if request.get("received_on"):
         lines.append(f"收到日：{request['received_on']}")
+    if request.get("correction_asked_on"):
+        corrected = f"，{request['corrected_on']} 收到补正" if request.get("corrected_on") else "，待补正"
+        lines.append(f"补正：{request['correction_asked_on']} 告知{corrected}")
     if request.get("reply_due"):
         overdue = "，已逾期" if request.get("overdue") else ""
-        extended = "（已延期）" if request.get("extended") else ""
-        lines.append(f"答复期限：{request['reply_due']}{'（预估）' if request.get('due_estimated') else ''}{extended}{overdue}")
+        lines.append(f"答复期限：{request['reply_due']}{_due_marks(request)}{overdue}")
+    if request.get("paused_on") or request.get("paused_days"):
+        now = f"自 {request['paused_on']} 起暂停计时中" if request.get("paused_on") else ""
+        before = f"已暂停 {request['paused_days']} 个工作日" if request.get("paused_days") else ""
+        lines.append(f"征求意见：{'；'.join(p for p in (now, before) if p)}")
     if request.get("outcome"):
-        lines.append(f"答复结果：{outcome_text(str(request['outcome']))}（{request['outcome']}）")
+        day = f"，{request['concluded_on']}" if request.get("concluded_on") else ""
+        lines.append(f"答复结果：{outcome_text(str(request['outcome']))}（{request['outcome']}）{day}")
     if request.get("note"):
         lines.append(f"说明：{request['note']}")
     return "\n".join(lines)

@@ -254,3 +254,125 @@ def test_cli_faq_marks_a_possible_request_answered_by_a_new_catalog_item(cli: Cl
     assert code == 0 and "已补充到公开目录" in out
     assert json.loads(cli("requests", "list", "--status", "faq", "--json")[1])[0]["id"] == number
     assert "当前为“已补充到公开目录”" in cli("requests", "faq", number, "--by", "王科长")[2]  # once
+
+
+# ---- 补正 (art.30), pauses (arts.32-34), the applicant's type and the day of the answer -------------------------
+
+
+def formal(db: Database, question: str, received: str, applicant: str = "") -> str:
+    """A request logged and confirmed received on `received` (a working day), as staff would that day."""
+    number = open_one(db, question, sender=question, when=f"{received}T09:00")["id"]
+    service.accept_request(db, number, date.fromisoformat(received), "张三", load_calendar(db),
+                           now=at(f"{received}T10:00"), applicant_type=applicant)
+    return number
+
+
+def test_a_correction_stops_the_clock_and_restarts_it_when_the_correction_arrives(db: Database) -> None:
+    calendar = load_calendar(db)
+    number = formal(db, "要某某公司的材料", "2026-11-02")  # a Monday: due 20 working days later, 11-30
+    assert service.get_request(db, number)["reply_due"] == "2026-11-30"
+    with pytest.raises(InvalidInput, match="须写明需要补正的事项"):
+        service.ask_correction(db, number, "张三", " ", calendar, date(2026, 11, 5), now=at("2026-11-05T10:00"))
+    asked = service.ask_correction(db, number, "张三", "请写明材料名称或文号，15日内补正", calendar, date(2026, 11, 5),
+                                   now=at("2026-11-05T10:00"))
+    assert (asked["status"], asked["correction_asked_on"], asked["reply_due"]) == ("correcting", "2026-11-05", "")
+    assert "晚于" not in asked["note"] and "请写明材料名称或文号" in asked["note"]
+    assert service.get_request(db, number, date(2026, 12, 31))["overdue"] is False  # the clock is stopped
+    assert "请按告知的事项补正" in texts.request_status(asked, own=True)
+    with pytest.raises(InvalidInput, match="早于补正告知日 2026-11-05"):
+        service.record_correction(db, number, date(2026, 11, 4), "张三", calendar, now=at("2026-11-16T10:00"))
+    corrected = service.record_correction(db, number, date(2026, 11, 16), "李四", calendar, now=at("2026-11-16T10:00"))
+    # Counted again from the day the correction arrived; 收到日 stays the first receipt, which the report counts.
+    assert (corrected["status"], corrected["received_on"], corrected["corrected_on"], corrected["reply_due"]) == \
+        ("accepted", "2026-11-02", "2026-11-16", "2026-12-14")
+    with pytest.raises(InvalidInput, match="已于 2026-11-05 告知过补正"):  # one notice only (一次性告知)
+        service.ask_correction(db, number, "张三", "再补一次", calendar, now=at("2026-11-17T10:00"))
+    assert service.recompute_due_dates(db, calendar) == 0  # a calendar change counts from the correction too
+
+
+def test_a_late_correction_notice_is_recorded_as_late(db: Database) -> None:
+    number = formal(db, "问题", "2026-11-02")
+    asked = service.ask_correction(db, number, "张三", "补充身份证明", load_calendar(db), date(2026, 11, 12),
+                                   now=at("2026-11-12T10:00"))
+    assert "晚于条例第三十条规定的 2026-11-11" in asked["note"]  # 7 working days after 11-02
+
+
+def test_outcomes_that_need_a_correction_step(db: Database) -> None:
+    calendar = load_calendar(db)
+    number = formal(db, "问题", "2026-11-02")
+    with pytest.raises(InvalidInput, match="未告知补正"):
+        service.answer_request(db, number, "other_no_correction", "张三", now=at("2026-11-20T10:00"))
+    with pytest.raises(InvalidInput, match="未收到补正"):
+        service.answer_request(db, number, "none_unclear", "张三", now=at("2026-11-20T10:00"))
+    service.ask_correction(db, number, "张三", "补充信息名称", calendar, date(2026, 11, 3), now=at("2026-11-03T10:00"))
+    done = service.answer_request(db, number, "other_no_correction", "张三", on=date(2026, 11, 25),
+                                  now=at("2026-11-26T10:00"))
+    assert (done["status"], done["outcome"], done["concluded_on"]) == ("answered", "other_no_correction", "2026-11-25")
+
+
+def test_a_pause_for_consultation_moves_the_due_date_by_the_working_days_paused(db: Database) -> None:
+    calendar = load_calendar(db)
+    number = formal(db, "某企业的检验报告", "2026-11-02")  # due 2026-11-30
+    with pytest.raises(InvalidInput, match="须写明征求意见"):
+        service.pause_request(db, number, "张三", "", date(2026, 11, 10), now=at("2026-11-10T10:00"))
+    paused = service.pause_request(db, number, "张三", "征求该企业意见（第三方）", date(2026, 11, 10),
+                                   now=at("2026-11-10T10:00"))
+    assert paused["paused_on"] == "2026-11-10"
+    assert service.get_request(db, number, date(2026, 12, 31))["overdue"] is False  # not counted meanwhile
+    assert texts.PAUSED in texts.request_status(paused, own=True)
+    with pytest.raises(InvalidInput, match="已暂停计时"):
+        service.pause_request(db, number, "张三", "再暂停", now=at("2026-11-11T10:00"))
+    with pytest.raises(InvalidInput, match="早于暂停日 2026-11-10"):
+        service.resume_request(db, number, "张三", calendar, date(2026, 11, 9), now=at("2026-11-13T10:00"))
+    resumed = service.resume_request(db, number, "张三", calendar, date(2026, 11, 13), now=at("2026-11-13T10:00"))
+    # 11-11, 11-12 and 11-13 were not counted: three working days after 11-30.
+    assert (resumed["paused_on"], resumed["paused_days"], resumed["reply_due"]) == ("", 3, "2026-12-03")
+    service.pause_request(db, number, "张三", "征求市局意见（其他机关）", date(2026, 11, 16), now=at("2026-11-16T10:00"))
+    again = service.resume_request(db, number, "张三", calendar, date(2026, 11, 23), now=at("2026-11-23T10:00"))
+    assert (again["paused_days"], again["reply_due"]) == (8, "2026-12-10")  # + 11-17..20 and 11-23
+    assert service.recompute_due_dates(db, calendar) == 0  # a calendar change keeps the pauses
+    assert service.get_request(db, number, date(2026, 12, 11))["overdue"] is True
+    with pytest.raises(InvalidInput, match="逾期后不能再暂停计时"):
+        service.pause_request(db, number, "张三", "太晚了", date(2026, 12, 11), now=at("2026-12-11T10:00"))
+
+
+def test_the_applicant_type_is_one_of_the_reports_columns(db: Database) -> None:
+    pending = open_one(db, "问题", sender="p")["id"]
+    with pytest.raises(InvalidInput, match="不能执行"):
+        service.set_applicant(db, pending, "自然人", "张三")  # a possible request has no applicant yet
+    number = formal(db, "另一个问题", "2026-11-02")
+    with pytest.raises(InvalidInput, match="未知申请人类型 '个体户'"):
+        service.set_applicant(db, number, "个体户", "张三")
+    assert service.set_applicant(db, number, "商业企业", "张三")["applicant_type"] == "商业企业"
+    with pytest.raises(InvalidInput, match="未知申请人类型"):
+        formal(db, "第三个问题", "2026-11-02", applicant="公司")
+
+
+def test_the_day_of_the_answer_is_neither_future_nor_before_receipt(db: Database) -> None:
+    number = formal(db, "问题", "2026-11-02")
+    with pytest.raises(InvalidInput, match="答复日 2026-11-01 早于收到日 2026-11-02"):
+        service.answer_request(db, number, "granted", "张三", on=date(2026, 11, 1), now=at("2026-11-05T10:00"))
+    with pytest.raises(InvalidInput, match="晚于今天"):
+        service.answer_request(db, number, "granted", "张三", on=date(2026, 11, 6), now=at("2026-11-05T10:00"))
+    assert service.answer_request(db, number, "granted", "张三", now=at("2026-11-05T10:00"))["concluded_on"] == \
+        "2026-11-05"
+
+
+def test_cli_correction_pause_and_applicant_steps(cli: Cli) -> None:
+    number = json.loads(cli("ask", "驾照怎么换证", "--json")[1])["request_id"]
+    today = clock.now().date().isoformat()
+    assert cli("requests", "accept", number, "--received", today, "--by", "王科长", "--applicant", "自然人")[0] == 0
+    code, out, err = cli("requests", "pause", number, "--by", "王科长", "--reason", "征求第三方意见")
+    assert code == 0 and "暂停计时" in out, err
+    code, out, err = cli("requests", "resume", number, "--by", "王科长", "--json")
+    assert code == 0 and json.loads(out)["paused_on"] == "", err
+    code, out, err = cli("requests", "correction", number, "--by", "王科长", "--items", "请写明信息名称")
+    assert code == 0 and "待补正" in out, err
+    code, out, err = cli("requests", "corrected", number, "--received", today, "--by", "王科长", "--json")
+    assert code == 0 and json.loads(out)["corrected_on"] == today, err
+    with pytest.raises(SystemExit) as refused:  # argparse's usage error lists the types
+        cli("requests", "applicant", number, "外国人", "--by", "王科长")
+    assert refused.value.code == 2
+    assert cli("requests", "applicant", number, "商业企业", "--by", "王科长")[0] == 0
+    shown = cli("requests", "show", number)[1]
+    assert "申请人类型：商业企业" in shown and f"补正：{today} 告知，{today} 收到补正" in shown

@@ -214,3 +214,27 @@ def test_m006_keeps_only_answers_still_to_post(tmp_path: Path) -> None:
         ("e2", "queued"), ("e3", "dead")]
     assert "text" not in db["replies"].columns_dict and "replies_status" not in {i.name for i in db["replies"].indexes}
     db.close()
+
+
+def test_m008_dates_answers_given_before_it_by_their_last_change(tmp_path: Path) -> None:
+    """The annual report counts an answer in the year it was concluded; requests answered before m008 recorded
+    that day only as their last change."""
+    import sqlite3
+
+    from store.migrations import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(str(path), isolation_level=None))
+    migrations.apply(db, stop_before="m008_request_steps")
+    for number, status, updated in (("2025-0001", "answered", "2025-12-30T16:00:00+08:00"),
+                                    ("2025-0002", "accepted", "2025-12-29T09:00:00+08:00")):
+        db.execute("INSERT INTO requests (id, year, seq, status, created_at, updated_at, question, question_key, sender,"
+                   " channel, bot, chat, received_on, reply_due, due_estimated, outcome, note)"
+                   " VALUES (?, 2025, ?, ?, ?, ?, '问', '问', 's', 'webhook', 'b', 'c', '2025-12-01', '', 0, '', '')",
+                   [number, int(number[-1]), status, updated, updated])
+    db.close()
+    db = open_db(path)
+    rows = {r["id"]: r for r in db.query("SELECT * FROM requests")}
+    assert (rows["2025-0001"]["concluded_on"], rows["2025-0002"]["concluded_on"]) == ("2025-12-30", "")
+    assert rows["2025-0001"]["applicant_type"] == "" and rows["2025-0002"]["paused_days"] == 0
+    db.close()

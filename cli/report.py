@@ -1,0 +1,49 @@
+"""`report`: the annual report's tables from the store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from cli import CliContext
+from disclosure import report as service
+from disclosure.requests import APPLICANT_TYPES
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("report", help="政府信息公开工作年度报告 (annual report)")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    annual = verbs.add_parser("annual", help="表三：收到和处理政府信息公开申请情况（制表符分隔，可贴入表格）")
+    annual.add_argument("year", type=int, help="年份，如 2026")
+    annual.add_argument("--json", action="store_true")
+    annual.set_defaults(func=_annual)
+
+
+def _annual(args: argparse.Namespace, ctx: CliContext) -> int:
+    table = service.annual_table3(ctx.db(), args.year)
+    if table["untyped"]:  # on stderr, so the table itself can be piped into a spreadsheet as it is
+        print(f"注意：{len(table['untyped'])} 件正式申请未登记申请人类型，单列为“{service.UNTYPED}”："
+              f"{'、'.join(table['untyped'])}。用 requests applicant 编号 类型 --by 姓名 补登。", file=sys.stderr)
+    ctx.out(table, _text)
+    return 0
+
+
+def _text(table: dict[str, Any]) -> str:
+    columns = table["columns"]
+    organisations = [c for c in columns if c in APPLICANT_TYPES[1:]]
+    lines = [f"{table['year']} 年度 三、收到和处理政府信息公开申请情况",
+             "\t".join(["", "申请人情况", *[""] * (len(columns) - 1)]),
+             "\t".join(["", "自然人", "法人或其他组织", *[""] * (len(organisations) - 1),
+                        *columns[1 + len(organisations):]]),
+             "\t".join(["", "", *organisations, *[""] * (len(columns) - 1 - len(organisations))])]
+    for row in table["rows"]:
+        label = "　" * row["depth"] + row["label"]
+        lines.append("\t".join([label, *(str(row["counts"][c]) if row["counts"] else "" for c in columns)]))
+    s = table["summary"]
+    lines.append(f"\n本年群聊消息 {s['messages']} 条，其中咨询 {s['questions']} 条，由公开目录自动答复 {s['answered']} 条；"
+                 f"投诉举报 {s['complaints']} 条已引导至 12345/12315；形成待甄别线索 {s['possible_requests']} 件，"
+                 f"其中转为正式申请 {s['made_formal']} 件。")
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""The annual report's table 三 (收到和处理政府信息公开申请情况, 国办公开办函〔2021〕30号 format) from the store.
+
+Counted over formal requests (staff confirmed receipt) by the applicant's type:
+- 一 新收: received in the year;
+- 二 上年结转: received before the year and not concluded before it began;
+- 三 办理结果: concluded in the year, one row per outcome (DOMAIN.md §7 maps each code to its row);
+- 四 结转下年度: received by the year's end and not concluded by then.
+Each request counts once in 一 or 二 and once in 三 or 四, so the form's check (一 + 二 = 三（七）总计 + 四) holds.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlite_utils import Database
+
+from disclosure.requests import APPLICANT_TYPES
+from errors import InvalidInput
+
+__all__ = ["ROWS", "UNTYPED", "annual_table3"]
+
+UNTYPED = "未登记类型"
+
+# (row key, label, depth): a row key is an outcome code, a group of them, or one of the four counts.
+_GROUPS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    ("disclosed", "（一）予以公开", []),
+    ("partial", "（二）部分公开（区分处理的，只计这一情形，不计其他情形）", []),
+    ("denied", "（三）不予公开", [("deny_state_secret", "1.属于国家秘密"), ("deny_law_forbids", "2.其他法律行政法规禁止公开"),
+                           ("deny_three_security", "3.危及“三安全一稳定”"), ("deny_third_party", "4.保护第三方合法权益"),
+                           ("deny_internal", "5.属于三类内部事务信息"), ("deny_process", "6.属于四类过程性信息"),
+                           ("deny_case_file", "7.属于行政执法案卷"), ("deny_admin_query", "8.属于行政查询事项")]),
+    ("unavailable", "（四）无法提供", [("none_not_held", "1.本机关不掌握相关政府信息"),
+                                ("none_needs_creation", "2.没有现成信息需要另行制作"),
+                                ("none_unclear", "3.补正后申请内容仍不明确")]),
+    ("not_handled", "（五）不予处理", [("reject_petition", "1.信访举报投诉类申请"), ("reject_repeat", "2.重复申请"),
+                                ("reject_publication", "3.要求提供公开出版物"), ("reject_excessive", "4.无正当理由大量反复申请"),
+                                ("reject_confirm", "5.要求行政机关确认或重新出具已获取信息")]),
+    ("other_handling", "（六）其他处理", [("other_no_correction", "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请"),
+                                   ("other_no_fee", "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请"),
+                                   ("other", "3.其他")]),
+]
+# Where an outcome code is counted when its group has no item rows of its own.
+_GROUP_OF = {"already_public": "disclosed", "granted": "disclosed", "partial": "partial"}
+
+ROWS: list[tuple[str, str, int]] = [("new", "一、本年新收政府信息公开申请数量", 0),
+                                    ("carried_in", "二、上年结转政府信息公开申请数量", 0),
+                                    ("results", "三、本年度办理结果", 0)]
+for _key, _label, _items in _GROUPS:
+    ROWS.append((_key, _label, 1))
+    ROWS.extend((code, label, 2) for code, label in _items)
+    _GROUP_OF.update((code, _key) for code, _ in _items)
+ROWS += [("concluded", "（七）总计", 1), ("carried_out", "四、结转下年度继续办理", 0)]
+_ITEM_ROWS = {code for _, _, items in _GROUPS for code, _ in items}
+
+
+def annual_table3(db: Database, year: int) -> dict[str, Any]:
+    """{year, columns, rows: [{key, label, depth, counts: {column: n}}], untyped: [numbers of requests without an
+    applicant type, counted in their own column], summary: the year's enquiries and possible requests, for the
+    report's 总体情况}."""
+    if not 2008 <= year <= 2100:
+        raise InvalidInput(f"年份应在 2008 到 2100 之间: {year}")
+    first, last = date(year, 1, 1).isoformat(), date(year, 12, 31).isoformat()
+    rows = db.execute("SELECT id, applicant_type, received_on, status, outcome, concluded_on FROM requests"
+                      " WHERE received_on != '' AND received_on <= ? ORDER BY year, seq", [last]).fetchall()
+    counts: dict[str, dict[str, int]] = {key: {} for key, _, _ in ROWS}
+    untyped: list[str] = []
+
+    def add(key: str, column: str) -> None:
+        counts[key][column] = counts[key].get(column, 0) + 1
+
+    for number, kind, received, status, outcome, concluded in rows:
+        concluded = concluded if status == "answered" else ""
+        if concluded and concluded < first:
+            continue  # concluded in an earlier year: not in this year's table
+        column = kind or UNTYPED
+        if not kind:
+            untyped.append(number)
+        add("new" if received >= first else "carried_in", column)
+        if concluded and concluded <= last:
+            add("concluded", column)
+            add(_GROUP_OF[outcome], column)
+            if outcome in _ITEM_ROWS:
+                add(outcome, column)
+        else:
+            add("carried_out", column)
+    columns = [*APPLICANT_TYPES, *([UNTYPED] if untyped else []), "总计"]
+    table = []
+    for key, label, depth in ROWS:
+        line = {c: counts[key].get(c, 0) for c in columns[:-1]}
+        line["总计"] = sum(line.values())
+        table.append({"key": key, "label": label, "depth": depth, "counts": line if key != "results" else {}})
+    return {"year": year, "columns": columns, "rows": table, "untyped": untyped, "summary": _summary(db, first, last)}
+
+
+def _summary(db: Database, first: str, last: str) -> dict[str, int]:
+    """The year in the chats: messages, questions, those answered from the catalog, complaints passed on, and
+    possible requests opened and made formal."""
+    until = f"{last}T24"  # `at` and `created_at` are ISO texts with a time: the whole last day compares below this
+    messages, questions, answered, complaints = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(kind = 'enquiry'), 0), COALESCE(SUM(kind = 'enquiry' AND answered), 0),"
+        " COALESCE(SUM(kind = 'complaint'), 0) FROM enquiries WHERE at >= ? AND at < ?", [first, until]).fetchone()
+    opened, formal = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(received_on != ''), 0) FROM requests WHERE created_at >= ? AND created_at < ?",
+        [first, until]).fetchone()
+    return {"messages": messages, "questions": questions, "answered": answered, "complaints": complaints,
+            "possible_requests": opened, "made_formal": formal}

@@ -1,0 +1,145 @@
+"""The annual report's table 三 from the store: which year and row each formal request is counted in."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+import clock
+from disclosure import report
+from disclosure import requests as service
+from disclosure.workdays import load_calendar
+from errors import InvalidInput
+from store import insert_row, open_db
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = open_db(tmp_path / "report.db")
+    yield database
+    database.close()
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=clock.TZ)
+
+
+def formal(db: Database, question: str, received: str, applicant: str = "") -> str:
+    request, _ = service.open_possible_request(db, question, question, "webhook", "b", "c", now=at(f"{received}T09:00"))
+    number = request["id"]
+    service.accept_request(db, number, date.fromisoformat(received), "张三", load_calendar(db),
+                           now=at(f"{received}T10:00"), applicant_type=applicant)
+    return number
+
+
+def answer(db: Database, number: str, outcome: str, on: str) -> None:
+    service.answer_request(db, number, outcome, "张三", on=date.fromisoformat(on), now=at(f"{on}T17:00"))
+
+
+def counts(table: dict, key: str) -> dict[str, int]:
+    """One row's non-zero cells."""
+    row = next(r for r in table["rows"] if r["key"] == key)
+    return {column: n for column, n in row["counts"].items() if n}
+
+
+def test_each_request_counts_in_the_year_it_was_received_and_the_year_it_was_concluded(db: Database) -> None:
+    carried = formal(db, "2025年底收到", "2025-12-02", "自然人")
+    answer(db, carried, "granted", "2026-01-05")
+    earlier = formal(db, "2025年办结", "2025-11-03", "科研机构")
+    answer(db, earlier, "none_not_held", "2025-11-20")
+    denied = formal(db, "涉及企业秘密", "2026-03-02", "商业企业")
+    answer(db, denied, "deny_third_party", "2026-03-20")
+    no_correction = formal(db, "不补正", "2026-05-06", "法律服务机构")
+    service.ask_correction(db, no_correction, "张三", "补充信息名称", load_calendar(db), date(2026, 5, 8),
+                           now=at("2026-05-08T10:00"))
+    answer(db, no_correction, "other_no_correction", "2026-06-10")
+    open_one = formal(db, "年底未办结", "2026-11-02")  # no applicant type recorded
+    service.open_possible_request(db, "只是线索", "s", "webhook", "b", "c", now=at("2026-07-01T09:00"))
+
+    table = report.annual_table3(db, 2026)
+    assert table["columns"] == ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", report.UNTYPED, "总计"]
+    assert table["untyped"] == [open_one]
+    assert counts(table, "new") == {"商业企业": 1, "法律服务机构": 1, report.UNTYPED: 1, "总计": 3}
+    assert counts(table, "carried_in") == {"自然人": 1, "总计": 1}  # received 2025, answered 2026
+    assert counts(table, "disclosed") == {"自然人": 1, "总计": 1}
+    assert counts(table, "denied") == counts(table, "deny_third_party") == {"商业企业": 1, "总计": 1}
+    assert counts(table, "other_handling") == counts(table, "other_no_correction") == {"法律服务机构": 1, "总计": 1}
+    assert counts(table, "concluded") == {"自然人": 1, "商业企业": 1, "法律服务机构": 1, "总计": 3}
+    assert counts(table, "carried_out") == {report.UNTYPED: 1, "总计": 1}
+    assert counts(table, "results") == {}  # a heading
+    assert table["summary"]["possible_requests"] == 4 and table["summary"]["made_formal"] == 3
+
+    last_year = report.annual_table3(db, 2025)
+    assert report.UNTYPED not in last_year["columns"] and last_year["untyped"] == []
+    assert counts(last_year, "new") == {"自然人": 1, "科研机构": 1, "总计": 2}
+    assert counts(last_year, "unavailable") == counts(last_year, "none_not_held") == {"科研机构": 1, "总计": 1}
+    assert counts(last_year, "carried_out") == {"自然人": 1, "总计": 1}
+
+
+def test_every_outcome_code_has_its_row(db: Database) -> None:
+    calendar = load_calendar(db)
+    for i, code in enumerate(service.OUTCOMES):
+        number = formal(db, f"问题{i}", "2026-03-02", "其他")
+        if code in ("other_no_correction", "none_unclear"):
+            service.ask_correction(db, number, "张三", "补充", calendar, date(2026, 3, 3), now=at("2026-03-03T10:00"))
+        if code == "none_unclear":
+            service.record_correction(db, number, date(2026, 3, 4), "张三", calendar, now=at("2026-03-04T10:00"))
+        answer(db, number, code, "2026-03-20")
+    table = report.annual_table3(db, 2026)
+    outcomes = len(service.OUTCOMES)
+    assert counts(table, "concluded") == {"其他": outcomes, "总计": outcomes}
+    groups = ("disclosed", "partial", "denied", "unavailable", "not_handled", "other_handling")
+    assert sum(counts(table, g).get("总计", 0) for g in groups) == outcomes
+    items = [key for key, _, depth in report.ROWS if depth == 2]
+    assert all(counts(table, key) == {"其他": 1, "总计": 1} for key in items)
+    assert counts(table, "disclosed")["总计"] == 2  # already_public and granted share row （一）
+
+
+def test_the_summary_counts_the_years_chats(db: Database) -> None:
+    row = {"channel": "webhook", "bot": "b", "chat": "c", "sender": "", "matches": "[]", "request_id": "", "reply": ""}
+    for n, (when, kind, answered) in enumerate([("2026-01-01T00:00:00+08:00", "enquiry", 1),
+                                                ("2026-12-31T23:59:59+08:00", "enquiry", 0),
+                                                ("2026-06-01T10:00:00+08:00", "complaint", 0),
+                                                ("2026-06-01T10:01:00+08:00", "command", 0),
+                                                ("2025-12-31T23:59:59+08:00", "enquiry", 1),
+                                                ("2027-01-01T00:00:00+08:00", "enquiry", 1)]):
+        insert_row(db, "enquiries", {**row, "event_id": f"e{n}", "at": when, "question": "问", "kind": kind,
+                                     "answered": answered})
+    summary = report.annual_table3(db, 2026)["summary"]
+    assert (summary["messages"], summary["questions"], summary["answered"], summary["complaints"]) == (4, 2, 1, 1)
+
+
+def test_a_year_outside_the_calendar_is_refused(db: Database) -> None:
+    with pytest.raises(InvalidInput, match="年份应在 2008 到 2100 之间"):
+        report.annual_table3(db, 1999)
+
+
+def test_cli_prints_a_table_to_paste_and_warns_of_untyped_requests(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot
+
+    monkeypatch.delenv("GONGKAI_DB", raising=False)
+    monkeypatch.delenv("GONGKAI_CONFIG", raising=False)
+    path = str(tmp_path / "cli.db")
+    today = clock.now().date()
+    for question in ("驾照怎么换证", "某厂的检验报告原件"):
+        assert bot.main(["--db", path, "ask", question]) == 0
+    capsys.readouterr()
+    numbers = [f"{today.year}-0001", f"{today.year}-0002"]
+    assert bot.main(["--db", path, "requests", "accept", numbers[0], "--received", today.isoformat(), "--by", "张三",
+                     "--applicant", "自然人"]) == 0
+    assert bot.main(["--db", path, "requests", "accept", numbers[1], "--received", today.isoformat(),
+                     "--by", "张三"]) == 0
+    capsys.readouterr()
+    assert bot.main(["--db", path, "report", "annual", str(today.year)]) == 0
+    out, err = capsys.readouterr()
+    assert "一、本年新收政府信息公开申请数量\t1\t0\t0\t0\t0\t0\t1\t2" in out.splitlines()
+    assert numbers[1] in err and numbers[0] not in err and "requests applicant" in err
+    assert bot.main(["--db", path, "report", "annual", str(today.year), "--json"]) == 0
+    assert json.loads(capsys.readouterr()[0])["untyped"] == [numbers[1]]
+    assert bot.main(["--db", path, "report", "annual", "1999"]) == 1
+    assert "年份应在" in capsys.readouterr()[1]
