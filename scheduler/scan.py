@@ -18,8 +18,9 @@ _ID = re.compile(r"(?<!\d)[1-9]\d{5} ?(?:19|20)\d{2} ?(?:0[1-9]|1[0-2])(?:0[1-9]
 _ID15 = re.compile(r"(?<!\d)[1-8]\d{5}(\d{6})\d{3}(?!\d)")  # pre-1999 IDs: area + YYMMDD + sequence
 _MOBILE = re.compile(r"(?<!\d)(?:\+86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
 # The number may be split (0571-8765 4321) only after a clear area code, not within a run of digit groups
-# (6222 0212 3456 7890 is no phone number).
-_LANDLINE = re.compile(r"(?<!\d)(?:0\d{2,3}\s?\d{7,8}|(?:0\d{2,3}[-—]|\(0\d{2,3}\)\s?)\d{3,4}[ -]?\d{4})(?!\d)")
+# (6222 0212 3456 7890 is no phone number): split by spaces alone (0571 8765 4321), it must stand on its own.
+_LANDLINE = re.compile(r"(?<!\d)(?:0\d{2,3}\s?\d{7,8}|(?:0\d{2,3}[-—]|\(0\d{2,3}\)\s?)\d{3,4}[ -]?\d{4}"
+                       r"|(?<!\d[ -])0\d{2,3} \d{3,4} \d{4}(?![ -]?\d))(?!\d)")
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){15,18}\d(?!\d)")
 # A number right after one of these words is a batch/serial number, not personal data.
 _BATCH_WORD = re.compile(r"(?:批号|批次|编号|生产日期|条码|货号)\s*[:#]?\s*(?:为|是)?\s*$")

@@ -19,6 +19,8 @@ MISSES = [  # written in ways the scan used to miss
     ("身份证 110105491231002", ["id_number"]),  # 15-digit, born 1949-12-31
     ("电话 0571-8765 4321", ["landline"]),
     ("电话 （0571）87654321", ["landline"]),
+    ("电话 0571 8765 4321", ["landline"]),
+    ("联系电话：010 6512 3456。", ["landline"]),
     ("秘 密★", ["secrecy"]),
     ("秘密☆", ["secrecy"]),
     ("内 部 资 料", ["secrecy"]),
@@ -57,6 +59,8 @@ KEEP = [  # found before and still found, or never found and still not
     ("2026年12月1日 9:00", []),
     ("订单 123456789012345", []),  # 15 digits, but 789012 is no date
     ("订单号 6222 0212 3456 7890 127", []),  # fails Luhn; no phone number inside it either
+    ("订单号 6222 0212 3456 7890", []),  # 0212 3456 7890 is a run of groups, not a landline
+    ("编码 0571 8765 4321 9", []),
     ("保守国家秘密", []),
     ("济南市历下区泉城路", []),
 ]
