@@ -30,6 +30,7 @@ COMPLAINT_GUIDE = (
 
 NOT_UNDERSTOOD = "没有收到问题内容，请直接输入您想了解的事项，或发送“帮助”查看用法。"
 
+FOLLOW_UP_ALONE = "请把问题说完整一些，例如“2013年的抽检结果在哪看”“开药店要办什么证”，以便查找。"
 TOO_SHORT = "问题太简短了，请说得具体一些，例如“小饭桌怎么备案”；发送“帮助”查看用法。"
 
 GREETING = "您好！我是区市场监管（食品药品）信息公开助手。请直接输入您想了解的事项，例如“小饭桌怎么备案”；发送“帮助”查看全部用法。"
@@ -91,6 +92,11 @@ def complaint(best: Mapping[str, Any] | None) -> str:
 
 
 PAUSED = "正在征求第三方或其他机关意见，期间不计入答复期限，期限将相应顺延（条例第三十二至三十四条）。"
+
+
+def understood_as(question: str) -> str:
+    """Before the answer to a follow-up: how it was read together with the question before it."""
+    return f"（按“{question}”理解）\n"
 
 
 def request_status(request: Mapping[str, Any], own: bool = False) -> str:

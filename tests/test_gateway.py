@@ -121,6 +121,75 @@ async def test_unanswerable_opens_one_numbered_request_per_sender_and_day(client
     assert other["request_id"] != first["request_id"]
 
 
+async def test_a_follow_up_is_read_with_the_askers_last_question(client: TestClient,
+                                                                 gateway_settings: Settings) -> None:
+    """那药店呢 after 开饭店要办什么证 asks about a pharmacy's licence; said with nothing before it, a fragment asks for
+    the whole question instead of opening a possible request nobody could act on."""
+    async def ask(text: str, n: int, sender: str = "u1") -> dict[str, Any]:
+        return await (await client.post("/hooks/webhook/open", json=event(text, f"f{n}", sender=sender))).json()
+
+    assert (await ask("开饭店要办什么证", 1))["matches"][0]["title"] == "食品经营许可办事指南"
+    pharmacy = await ask("那药店呢", 2)
+    assert pharmacy["answered"] and pharmacy["matches"][0]["title"] == "药品经营许可证（零售）办理指南"
+    assert pharmacy["reply"].startswith(texts.understood_as("开药店要办什么证"))
+    await ask("2014年的抽检结果", 3)
+    year = await ask("那2013年的呢", 4)
+    assert year["answered"] and year["matches"][0]["title"] == "2013年度食品安全监督抽检结果公告"
+    alone = await ask("那2013年的呢", 5, sender="u2")  # someone else, with nothing asked before
+    assert (alone["reply"], alone["answered"], alone["request_id"]) == (texts.FOLLOW_UP_ALONE, False, None)
+    await ask("健康证在哪办", 6, sender="u3")
+    licence = await ask("营业执照呢", 7, sender="u3")  # not in the catalog: the request holds the whole question
+    assert licence["request_id"] is not None
+    db = open_db(gateway_settings.db)
+    try:
+        assert get_request(db, licence["request_id"])["question"] == "营业执照在哪办"
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(("previous", "text", "combined"), [
+    ("开饭店要办什么证", "那药店呢", "开药店要办什么证"),
+    ("小饭桌怎么备案", "那小餐饮呢", "小餐饮怎么备案"),
+    ("2014年的抽检结果", "那2013年的呢", "2013年的抽检结果"),
+    ("2014年的抽检结果", "一季度的呢", "2014年一季度的抽检结果"),
+    ("抽检结果在哪看", "去年的呢", "去年抽检结果在哪看"),
+    ("健康证在哪办", "营业执照呢", "营业执照在哪办"),
+])
+def test_how_a_follow_up_combines(previous: str, text: str, combined: str) -> None:
+    from handlers.enquiry import combine, follow_up
+
+    fragment = follow_up(text)
+    assert fragment is not None and combine(previous, fragment) == combined
+
+
+@pytest.mark.parametrize("text", ["奶茶店要办啥证呢", "开药店要什么证", "药店怎么办证呢", "小饭桌怎么备案"])
+def test_a_question_of_its_own_is_no_follow_up(text: str) -> None:
+    from handlers.enquiry import follow_up
+
+    assert follow_up(text) is None
+
+
+def test_a_follow_up_reads_only_a_recent_question_in_the_same_chat(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta
+
+    from handlers import Context, handle_inbound, installation_salt
+    from knowledge import Knowledge
+    from knowledge.catalog import all_items
+    from platforms import Inbound
+
+    db = open_db(tmp_path / "f.db")
+    import_file(db, str(DEMO))
+    moment = datetime(2026, 11, 27, 10, 0, tzinfo=clock.TZ)
+    with transaction(db):
+        ctx = Context(knowledge=Knowledge.build(all_items(db)), salt=installation_salt(db), now=lambda: moment)
+        handle_inbound(db, ctx, Inbound("webhook", "w", "q1", "2014年的抽检结果", chat="c1", sender="u"))
+        other_chat, _ = handle_inbound(db, ctx, Inbound("webhook", "w", "q2", "那2013年的呢", chat="c2", sender="u"))
+        moment += timedelta(minutes=11)
+        too_late, _ = handle_inbound(db, ctx, Inbound("webhook", "w", "q3", "那2013年的呢", chat="c1", sender="u"))
+    db.close()
+    assert other_chat.text == too_late.text == texts.FOLLOW_UP_ALONE
+
+
 @pytest.mark.parametrize(("text", "complaint"), [
     ("我在超市买的月饼发霉了 找谁", True), ("买的牛奶变质了能退吗", True),
     ("我被投诉了怎么办", False), ("那家店有没有被举报过", False),  # about complaints, not one to file
