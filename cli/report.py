@@ -34,7 +34,8 @@ def _annual(args: argparse.Namespace, ctx: CliContext) -> int:
 def _text(table: dict[str, Any]) -> str:
     columns = table["columns"]
     organisations = [c for c in columns if c in APPLICANT_TYPES[1:]]
-    lines = [f"{table['year']} 年度 三、收到和处理政府信息公开申请情况",
+    until = "" if table["complete"] else f"（截至 {table['as_of']}，本年度尚未结束）"
+    lines = [f"{table['year']} 年度 三、收到和处理政府信息公开申请情况{until}",
              "\t".join(["", "申请人情况", *[""] * (len(columns) - 1)]),
              "\t".join(["", "自然人", "法人或其他组织", *[""] * (len(organisations) - 1),
                         *columns[1 + len(organisations):]]),

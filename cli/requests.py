@@ -41,6 +41,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     accept.add_argument("--applicant", choices=service.APPLICANT_TYPES, help="申请人类型（年度报告按此分列）")
     accept.add_argument("--note", default="")
     accept.set_defaults(func=_accept)
+    new = verbs.add_parser("new", help="登记当面、邮寄、传真等渠道收到的正式申请（按实际收到日起算）")
+    new.add_argument("--question", required=True, help="申请公开的信息：名称、文号或特征描述")
+    new.add_argument("--received", required=True, help="收到日 YYYY-MM-DD")
+    new.add_argument("--via", choices=service.SUBMISSION_CHANNELS, default="当面", help="提交渠道")
+    new.add_argument("--by", required=True)
+    new.add_argument("--applicant", choices=service.APPLICANT_TYPES, help="申请人类型（年度报告按此分列）")
+    new.add_argument("--note", default="", help="如：申请人姓名或名称、联系方式、获取方式")
+    new.set_defaults(func=_new)
     answer = verbs.add_parser("answer", help="登记答复结果 (outcome code)")
     answer.add_argument("number", type=_number)
     answer.add_argument("--outcome", required=True, choices=sorted(service.OUTCOMES))
@@ -92,7 +100,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     close.add_argument("--by", required=True)
     close.add_argument("--reason", required=True)
     close.set_defaults(func=_close)
-    for verb in (ls, show, accept, answer, extend, applicant, correction, corrected, pause, resume, faq, close):
+    for verb in (ls, show, accept, new, answer, extend, applicant, correction, corrected, pause, resume, faq, close):
         verb.add_argument("--json", action="store_true")
 
 
@@ -134,6 +142,12 @@ def _accept(args: argparse.Namespace, ctx: CliContext) -> int:
     received = parse_day(args.received, "--received")
     return _step(ctx, lambda db: service.accept_request(db, args.number, received, args.by, load_calendar(db),
                                                         args.note, applicant_type=args.applicant or ""))
+
+
+def _new(args: argparse.Namespace, ctx: CliContext) -> int:
+    received = parse_day(args.received, "--received")
+    return _step(ctx, lambda db: service.register_request(db, args.question, received, args.by, load_calendar(db),
+                                                          args.via, args.note, applicant_type=args.applicant or ""))
 
 
 def _answer(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -10,11 +10,12 @@ Each request counts once in 一 or 二 and once in 三 or 四, so the form's che
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+import clock
 from disclosure.requests import APPLICANT_TYPES
 from errors import InvalidInput
 
@@ -54,8 +55,8 @@ ROWS += [("concluded", "（七）总计", 1), ("carried_out", "四、结转下�
 _ITEM_ROWS = {code for _, _, items in _GROUPS for code, _ in items}
 
 
-def annual_table3(db: Database, year: int) -> dict[str, Any]:
-    """{year, columns, rows: [{key, label, depth, counts: {column: n}}], untyped: [numbers of requests without an
+def annual_table3(db: Database, year: int, now: datetime | None = None) -> dict[str, Any]:
+    """{year, as_of, complete (the year is over), columns, rows: [{key, label, depth, counts: {column: n}}], untyped: [numbers of requests without an
     applicant type, counted in their own column], summary: the year's enquiries and possible requests, for the
     report's 总体情况}."""
     if not 2008 <= year <= 2100:
@@ -84,13 +85,17 @@ def annual_table3(db: Database, year: int) -> dict[str, Any]:
                 add(outcome, column)
         else:
             add("carried_out", column)
-    columns = [*APPLICANT_TYPES, *([UNTYPED] if untyped else []), "总计"]
+    # Untyped requests come after 总计 (which counts them): the form's seven columns stay where the form has them.
+    columns = [*APPLICANT_TYPES, "总计", *([UNTYPED] if untyped else [])]
     table = []
     for key, label, depth in ROWS:
-        line = {c: counts[key].get(c, 0) for c in columns[:-1]}
+        line = {c: counts[key].get(c, 0) for c in columns if c != "总计"}
         line["总计"] = sum(line.values())
-        table.append({"key": key, "label": label, "depth": depth, "counts": line if key != "results" else {}})
-    return {"year": year, "columns": columns, "rows": table, "untyped": untyped, "summary": _summary(db, first, last)}
+        table.append({"key": key, "label": label, "depth": depth,
+                      "counts": {c: line[c] for c in columns} if key != "results" else {}})
+    today = (now or clock.now()).astimezone(clock.TZ).date()
+    return {"year": year, "as_of": min(today, date(year, 12, 31)).isoformat(), "complete": today.year > year,
+            "columns": columns, "rows": table, "untyped": untyped, "summary": _summary(db, first, last)}
 
 
 def _summary(db: Database, first: str, last: str) -> dict[str, int]:

@@ -30,6 +30,8 @@ __all__ = [
     "get_request",
     "list_requests",
     "accept_request",
+    "register_request",
+    "SUBMISSION_CHANNELS",
     "close_request",
     "answer_request",
     "mark_faq",
@@ -45,6 +47,7 @@ STATUSES = ("pending", "accepted", "correcting", "faq", "answered", "closed")
 STATUS_TEXT = {"pending": "已登记，待工作人员甄别", "accepted": "已转为正式申请，办理中",
                "correcting": "已告知申请人补正，待补正", "faq": "已补充到公开目录", "answered": "已答复", "closed": "已关闭"}
 _FORMAL = ("accepted", "correcting", "answered")  # a request staff confirmed receiving: the annual report counts it
+SUBMISSION_CHANNELS = ("当面", "邮寄", "平信", "互联网", "传真")  # 提交渠道 of a request not made in a chat
 # The annual report's columns (table 三): 自然人, then the kinds of 法人或其他组织.
 APPLICANT_TYPES = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他")
 
@@ -170,17 +173,42 @@ def accept_request(db: Database, number: str, received_on: date, by: str, calend
                    note: str = "", now: datetime | None = None, applicant_type: str = "") -> dict[str, Any]:
     """Staff confirm receipt: the statutory clock starts on `received_on` (start day excluded). `applicant_type`
     (one of APPLICANT_TYPES) is the annual report's column; it can be set later with `set_applicant`."""
+    by, applicant_type = _check_receipt(received_on, by, applicant_type, now)
+    request = _require(db, number, ("pending",))
+    created = date.fromisoformat(request["created_at"][:10])
+    if received_on < created:  # a typo (02-10 for 12-10) would make it overdue at once
+        raise InvalidInput(f"收到日 {received_on.isoformat()} 早于该线索的登记日 {created.isoformat()}：正式申请在线索登记之后收到，"
+                           "请核对日期；当面、邮寄等渠道收到的申请用 requests new 登记")
+    return _start_clock(db, request, received_on, by, calendar, note, now, applicant_type)
+
+
+def register_request(db: Database, question: str, received_on: date, by: str, calendar: Any, via: str = "当面",
+                     note: str = "", now: datetime | None = None, applicant_type: str = "") -> dict[str, Any]:
+    """A formal request that did not start in a chat (handed in, posted, faxed ...): numbered and accepted at once,
+    on the day it was really received, which may be before today (last December's letters, entered in January)."""
+    if not question.strip():
+        raise InvalidInput("须写明申请公开的信息（名称、文号或便于查询的特征描述）")
+    if via not in SUBMISSION_CHANNELS:
+        raise InvalidInput(f"未知提交渠道 {via!r}，可选：{'、'.join(SUBMISSION_CHANNELS)}")
+    by, applicant_type = _check_receipt(received_on, by, applicant_type, now)
+    request, _ = open_possible_request(db, question.strip(), "", via, by, "", now=now)
+    return _start_clock(db, request, received_on, by, calendar, note, now, applicant_type)
+
+
+def _check_receipt(received_on: date, by: str, applicant_type: str, now: datetime | None) -> tuple[str, str]:
+    """(staff name, applicant type) as stored, once the receipt date is one a request can have."""
     by = _staff(by)
     applicant_type = _applicant(applicant_type) if applicant_type else ""
-    request = _require(db, number, ("pending",))
     _not_future(received_on, "收到日", now)
     if received_on < _FIRST_RULES_FROM:
         raise InvalidInput(f"收到日 {received_on.isoformat()} 早于《政府信息公开条例》施行日 "
                            f"{_FIRST_RULES_FROM.isoformat()}，没有法定答复期限")
-    created = date.fromisoformat(request["created_at"][:10])
-    if received_on < created:  # a typo (02-10 for 12-10) would make it overdue at once
-        raise InvalidInput(f"收到日 {received_on.isoformat()} 早于该线索的登记日 {created.isoformat()}：正式申请在线索登记之后收到，"
-                           "请核对日期")
+    return by, applicant_type
+
+
+def _start_clock(db: Database, request: dict[str, Any], received_on: date, by: str, calendar: Any, note: str,
+                 now: datetime | None, applicant_type: str) -> dict[str, Any]:
+    """The request becomes formal: its reply period runs from `received_on` (checked by _check_receipt)."""
     due, estimated = statutory_due(received_on, calendar)
     kind = f"（{applicant_type}）" if applicant_type else ""
     return _update(db, request, now, status="accepted", received_on=received_on.isoformat(),
@@ -208,6 +236,9 @@ def extend_request(db: Database, number: str, by: str, reason: str, calendar: An
     request = _require(db, number, ("accepted",))
     if request.get("extended"):
         raise InvalidInput(f"编号 {number} 已延期过一次，答复期限 {request['reply_due']}：条例只允许延长一次")
+    today = (now or clock.now()).astimezone(clock.TZ).date()
+    if not request.get("paused_on") and today > date.fromisoformat(request["reply_due"]):
+        raise InvalidInput(f"编号 {number} 的答复期限 {request['reply_due']} 已过：延期须在答复期限内决定并告知申请人")
     due, estimated = reply_due({**request, "extended": 1}, calendar)
     return _update(db, request, now, extended=1, reply_due=due.isoformat(), due_estimated=int(estimated),
                    note=_signed(f"{by} 延长答复期限至 {due.isoformat()}", reason))
@@ -256,8 +287,10 @@ def ask_correction(db: Database, number: str, by: str, items: str, calendar: Any
     request = _require(db, number, ("accepted",))
     if request.get("correction_asked_on"):
         raise InvalidInput(f"编号 {number} 已于 {request['correction_asked_on']} 告知过补正：条例第三十条要求一次性告知")
-    if request.get("extended") or request.get("paused_on"):
-        raise InvalidInput(f"编号 {number} 已延期或正在征求意见：补正应在收到申请后 {_CORRECTION_NOTICE_DAYS} 个工作日内告知")
+    if request.get("extended"):
+        raise InvalidInput(f"编号 {number} 已延期：内容不明确的，应在延期前告知补正（条例第三十条）")
+    if request.get("paused_on") or request.get("paused_days"):
+        raise InvalidInput(f"编号 {number} 已征求过意见：内容不明确的，应在征求意见前告知补正（条例第三十条）")
     day = _step_day(on, request["received_on"], "补正告知日", "收到日", now)
     limit = calendar.add_workdays(date.fromisoformat(request["received_on"]), _CORRECTION_NOTICE_DAYS)
     late = f"（晚于条例第三十条规定的 {limit.isoformat()}）" if day > limit else ""
@@ -286,7 +319,8 @@ def pause_request(db: Database, number: str, by: str, reason: str, on: date | No
     request = _require(db, number, ("accepted",))
     if request.get("paused_on"):
         raise InvalidInput(f"编号 {number} 自 {request['paused_on']} 起已暂停计时，请先恢复计时")
-    day = _step_day(on, request.get("corrected_on") or request["received_on"], "暂停日", "起算日", now)
+    day = _step_day(on, request.get("resumed_on") or request.get("corrected_on") or request["received_on"], "暂停日",
+                    "上次恢复计时日" if request.get("resumed_on") else "起算日", now)
     if day > date.fromisoformat(request["reply_due"]):
         raise InvalidInput(f"暂停日 {day.isoformat()} 已过答复期限 {request['reply_due']}：逾期后不能再暂停计时")
     return _update(db, request, now, paused_on=day.isoformat(),
@@ -305,7 +339,7 @@ def resume_request(db: Database, number: str, by: str, calendar: Any, on: date |
     day = _step_day(on, request["paused_on"], "恢复日", "暂停日", now)
     paused = int(request["paused_days"]) + _workdays_between(calendar, start, day)
     due, estimated = reply_due({**request, "paused_days": paused}, calendar)
-    return _update(db, request, now, paused_on="", paused_days=paused, reply_due=due.isoformat(),
+    return _update(db, request, now, paused_on="", resumed_on=day.isoformat(), paused_days=paused, reply_due=due.isoformat(),
                    due_estimated=int(estimated),
                    note=_signed(f"{by} {day.isoformat()} 恢复计时，共暂停 {paused} 个工作日，答复期限 {due.isoformat()}",
                                 note))
@@ -327,7 +361,11 @@ def answer_request(db: Database, number: str, outcome: str, by: str, note: str =
         raise InvalidInput(f"编号 {number} 未告知补正：不能以“{OUTCOMES[outcome]}”办结")
     if outcome == "none_unclear" and not request.get("corrected_on"):
         raise InvalidInput(f"编号 {number} 未收到补正：“{OUTCOMES[outcome]}”只用于补正后内容仍不明确的申请")
-    day = _step_day(on, request["received_on"], "答复日", "收到日", now)
+    steps = {"收到日": request["received_on"], "补正告知日": request.get("correction_asked_on", ""),
+             "补正收到日": request.get("corrected_on", ""), "恢复计时日": request.get("resumed_on", ""),
+             "暂停日": request.get("paused_on", "")}
+    latest = max((d, what) for what, d in steps.items() if d)
+    day = _step_day(on, latest[0], "答复日", latest[1], now)
     return _update(db, request, now, status="answered", outcome=outcome, concluded_on=day.isoformat(), paused_on="",
                    note=_signed(f"{by}：{OUTCOMES[outcome]}", note))
 

@@ -114,11 +114,11 @@ def request_status(request: Mapping[str, Any], own: bool = False) -> str:
         text += f"\n答复结果：{outcome_text(str(request['outcome']))}。"
     elif request["status"] == "correcting":
         text += "\n请按告知的事项补正；收到补正之日起重新计算答复期限（条例第三十条）。"
+    elif request.get("paused_on"):  # the due date will move: say so rather than show a date that may have passed
+        text += f"\n答复期限：暂停计时中（暂停前为 {request['reply_due']}）。" + PAUSED
     elif request.get("reply_due"):
         text += f"\n答复期限：{request['reply_due']}{_due_marks(request)}。"
-        if request.get("paused_on"):
-            text += PAUSED
-        elif request.get("overdue"):
+        if request.get("overdue"):
             text += "已超过答复期限，我们正在督办。"
     return text
 

@@ -188,7 +188,7 @@ def m008_request_steps(db: Database) -> None:
     # The steps of 条例 arts. 30-34 and what the annual report (table 三) counts: the applicant's type, the one
     # 补正 notice and the day the correction arrived (the clock restarts then), pauses for consulting third
     # parties or other agencies (not counted in the period), and the day the request was concluded.
-    for column in ("applicant_type", "correction_asked_on", "corrected_on", "paused_on", "concluded_on"):
+    for column in ("applicant_type", "correction_asked_on", "corrected_on", "paused_on", "resumed_on", "concluded_on"):
         db.execute(f"ALTER TABLE requests ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE requests ADD COLUMN paused_days INTEGER NOT NULL DEFAULT 0")
     # Answered before this column: the answer was the request's last change.

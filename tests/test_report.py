@@ -61,7 +61,8 @@ def test_each_request_counts_in_the_year_it_was_received_and_the_year_it_was_con
     service.open_possible_request(db, "只是线索", "s", "webhook", "b", "c", now=at("2026-07-01T09:00"))
 
     table = report.annual_table3(db, 2026)
-    assert table["columns"] == ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", report.UNTYPED, "总计"]
+    # The form's seven columns first, so the table pastes into it; the untyped requests after 总计, which counts them.
+    assert table["columns"] == ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计", report.UNTYPED]
     assert table["untyped"] == [open_one]
     assert counts(table, "new") == {"商业企业": 1, "法律服务机构": 1, report.UNTYPED: 1, "总计": 3}
     assert counts(table, "carried_in") == {"自然人": 1, "总计": 1}  # received 2025, answered 2026
@@ -137,9 +138,33 @@ def test_cli_prints_a_table_to_paste_and_warns_of_untyped_requests(tmp_path: Pat
     capsys.readouterr()
     assert bot.main(["--db", path, "report", "annual", str(today.year)]) == 0
     out, err = capsys.readouterr()
-    assert "一、本年新收政府信息公开申请数量\t1\t0\t0\t0\t0\t0\t1\t2" in out.splitlines()
+    assert "一、本年新收政府信息公开申请数量\t1\t0\t0\t0\t0\t0\t2\t1" in out.splitlines()
+    assert f"（截至 {today.isoformat()}，本年度尚未结束）" in out.splitlines()[0]
     assert numbers[1] in err and numbers[0] not in err and "requests applicant" in err
     assert bot.main(["--db", path, "report", "annual", str(today.year), "--json"]) == 0
     assert json.loads(capsys.readouterr()[0])["untyped"] == [numbers[1]]
     assert bot.main(["--db", path, "report", "annual", "1999"]) == 1
     assert "年份应在" in capsys.readouterr()[1]
+
+
+def test_a_request_handed_in_is_registered_on_its_real_receipt_date(db: Database) -> None:
+    """Last December's letters, entered in January, count in last year's table."""
+    calendar = load_calendar(db)
+    letter = service.register_request(db, "2025年某药店的检查记录", date(2025, 12, 29), "张三", calendar, via="邮寄",
+                                      now=at("2026-01-06T10:00"), applicant_type="自然人")
+    assert (letter["status"], letter["received_on"], letter["channel"]) == ("accepted", "2025-12-29", "邮寄")
+    assert counts(report.annual_table3(db, 2025, now=at("2026-01-06T10:00")), "new") == {"自然人": 1, "总计": 1}
+    with pytest.raises(InvalidInput, match="未知提交渠道"):
+        service.register_request(db, "问题", date(2026, 1, 5), "张三", calendar, via="微信", now=at("2026-01-06T10:00"))
+    with pytest.raises(InvalidInput, match="须写明申请公开的信息"):
+        service.register_request(db, " ", date(2026, 1, 5), "张三", calendar, now=at("2026-01-06T10:00"))
+    with pytest.raises(InvalidInput, match="晚于今天"):
+        service.register_request(db, "问题", date(2026, 1, 7), "张三", calendar, now=at("2026-01-06T10:00"))
+    assert db["requests"].count == 1  # the refused ones left nothing behind
+
+
+def test_a_past_year_is_complete_and_this_one_is_as_of_today(db: Database) -> None:
+    done = report.annual_table3(db, 2025, now=at("2026-01-06T10:00"))
+    running = report.annual_table3(db, 2026, now=at("2026-01-06T10:00"))
+    assert (done["complete"], done["as_of"]) == (True, "2025-12-31")
+    assert (running["complete"], running["as_of"]) == (False, "2026-01-06")

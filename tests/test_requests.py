@@ -68,7 +68,10 @@ def test_an_extension_adds_20_working_days_once_with_a_reason(db: Database) -> N
     service.accept_request(db, number, date(2026, 2, 10), "张三", load_calendar(db), now=at("2026-02-10T15:00"))
     with pytest.raises(InvalidInput, match="延期须写明理由"):
         service.extend_request(db, number, "张三", " ", load_calendar(db))
-    extended = service.extend_request(db, number, "张三", "需征求第三方意见", load_calendar(db))
+    with pytest.raises(InvalidInput, match="答复期限 2026-03-16 已过：延期须在答复期限内决定"):
+        service.extend_request(db, number, "张三", "需征求第三方意见", load_calendar(db), now=at("2026-03-17T09:00"))
+    extended = service.extend_request(db, number, "张三", "需征求第三方意见", load_calendar(db),
+                                      now=at("2026-03-16T17:00"))  # the last day of the period still counts
     assert (extended["reply_due"], extended["extended"]) == ("2026-04-14", 1)
     assert extended["note"] == "张三 延长答复期限至 2026-04-14；需征求第三方意见"
     assert service.get_request(db, number, date(2026, 3, 20))["overdue"] is False  # past the first date, in time
@@ -376,3 +379,42 @@ def test_cli_correction_pause_and_applicant_steps(cli: Cli) -> None:
     assert cli("requests", "applicant", number, "商业企业", "--by", "王科长")[0] == 0
     shown = cli("requests", "show", number)[1]
     assert "申请人类型：商业企业" in shown and f"补正：{today} 告知，{today} 收到补正" in shown
+
+
+def test_steps_keep_their_order_in_time(db: Database) -> None:
+    """A pause cannot overlap the last one, a correction cannot follow a pause (the count restarts from the
+    correction, so earlier pauses would count twice), and an answer is given after the last step."""
+    calendar = load_calendar(db)
+    number = formal(db, "问题", "2026-11-02")
+    service.pause_request(db, number, "张三", "征求第三方意见", date(2026, 11, 3), now=at("2026-11-03T10:00"))
+    service.resume_request(db, number, "张三", calendar, date(2026, 11, 10), now=at("2026-11-10T10:00"))
+    with pytest.raises(InvalidInput, match="暂停日 2026-11-04 早于上次恢复计时日 2026-11-10"):
+        service.pause_request(db, number, "张三", "再征求", date(2026, 11, 4), now=at("2026-11-11T10:00"))
+    with pytest.raises(InvalidInput, match="已征求过意见：内容不明确的，应在征求意见前告知补正"):
+        service.ask_correction(db, number, "张三", "补充", calendar, date(2026, 11, 11), now=at("2026-11-11T10:00"))
+    with pytest.raises(InvalidInput, match="答复日 2026-11-09 早于恢复计时日 2026-11-10"):
+        service.answer_request(db, number, "granted", "张三", on=date(2026, 11, 9), now=at("2026-11-11T10:00"))
+    other = formal(db, "另一个问题", "2026-11-02")
+    service.ask_correction(db, other, "张三", "补充", calendar, date(2026, 11, 5), now=at("2026-11-05T10:00"))
+    with pytest.raises(InvalidInput, match="答复日 2026-11-04 早于补正告知日 2026-11-05"):
+        service.answer_request(db, other, "other_no_correction", "张三", on=date(2026, 11, 4), now=at("2026-11-20T10:00"))
+    extended = formal(db, "第三个问题", "2026-11-02")
+    service.extend_request(db, extended, "张三", "工作量大", calendar, now=at("2026-11-20T10:00"))
+    with pytest.raises(InvalidInput, match="已延期：内容不明确的，应在延期前告知补正"):
+        service.ask_correction(db, extended, "张三", "补充", calendar, date(2026, 11, 20), now=at("2026-11-20T10:00"))
+
+
+def test_a_paused_request_shows_no_due_date_that_may_have_passed(db: Database) -> None:
+    number = formal(db, "问题", "2026-01-05")
+    paused = service.pause_request(db, number, "张三", "征求第三方意见", date(2026, 1, 6), now=at("2026-01-06T10:00"))
+    status = texts.request_status(paused, own=True)
+    assert "暂停计时中（暂停前为 2026-02-02）" in status and texts.PAUSED in status
+
+
+def test_cli_registers_a_request_handed_in(cli: Cli) -> None:
+    today = clock.now().date().isoformat()
+    code, out, err = cli("requests", "new", "--question", "某药店2025年的检查记录", "--received", today, "--via", "邮寄",
+                         "--by", "王科长", "--applicant", "商业企业", "--json")
+    assert code == 0, err
+    made = json.loads(out)
+    assert (made["status"], made["channel"], made["applicant_type"]) == ("accepted", "邮寄", "商业企业")
