@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     ls = verbs.add_parser("list", help="列出 (list)")
     ls.add_argument("--status", choices=service.STATUSES)
-    ls.add_argument("--overdue", action="store_true", help="只列出已逾期的正式申请")
+    ls.add_argument("--overdue", action="store_true", help="只列出已逾期的正式申请，和征求意见已超过15个工作日的")
     ls.set_defaults(func=_list)
     show = verbs.add_parser("show", help="查看 (show one)")
     show.add_argument("number", type=_number)
@@ -108,12 +108,16 @@ def _line(request: dict[str, Any]) -> str:
     due = f"  期限 {request['reply_due']}" if request.get("reply_due") else ""
     due += "（预估）" if request.get("due_estimated") else ""
     due += "（已逾期）" if request.get("overdue") else ""
-    due += "（暂停计时）" if request.get("paused_on") else ""
+    if request.get("consult_overdue"):
+        due += f"（暂停计时，征求意见已过 {request['consult_due']}，请恢复计时）"
+    elif request.get("paused_on"):
+        due += f"（暂停计时，征求意见期至 {request['consult_due']}）" if request.get("consult_due") else "（暂停计时）"
     return f"{request['id']}  {service.STATUS_TEXT.get(request['status'], request['status'])}{due}  {request['question']}"
 
 
 def _list(args: argparse.Namespace, ctx: CliContext) -> int:
-    rows = service.list_requests(ctx.db(), args.status, overdue=args.overdue)
+    db = ctx.db()
+    rows = service.list_requests(db, args.status, overdue=args.overdue, calendar=load_calendar(db))
     ctx.out(rows, lambda rs: "\n".join(_line(r) for r in rs) or "（没有记录）")
     return 0
 

@@ -84,6 +84,7 @@ _REPLY_DAYS_BEFORE_2019 = 15  # 2008 text, requests received before 2019-05-15
 _NEW_RULES_FROM = date(2019, 5, 15)
 _FIRST_RULES_FROM = date(2008, 5, 1)  # the 2008 条例 (国务院令第492号) took effect: no statutory deadline before
 _CORRECTION_NOTICE_DAYS = 7  # art.30: the 补正 notice goes out within 7 working days of receipt
+_CONSULT_DAYS = 15  # art.32: a consulted third party answers within 15 working days
 
 
 def question_key(question: str) -> str:
@@ -146,14 +147,21 @@ def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def list_requests(db: Database, status: str | None = None, today: date | None = None,
-                  overdue: bool = False) -> list[dict[str, Any]]:
-    """Requests by number; `overdue`: only formal requests open past their reply date, the ones to chase."""
+                  overdue: bool = False, calendar: Any = None) -> list[dict[str, Any]]:
+    """Requests by number; `overdue`: only formal requests open past their reply date, the ones to chase. With a
+    calendar, a paused request also says when the consultation's 15 working days end (`consult_due`, art.32), and
+    one past that is to chase too (`consult_overdue`)."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"未知状态 {status!r}，可选：{', '.join(STATUSES)}")
     where, args = ("status = ?", [status]) if status else (None, [])
     day = today or clock.now().date()
     rows = [_with_overdue(r, day) for r in db["requests"].rows_where(where, args, order_by="year, seq")]
-    return [r for r in rows if r["overdue"]] if overdue else rows
+    if calendar is not None:
+        for row in rows:
+            if row.get("paused_on"):
+                due = calendar.add_workdays(date.fromisoformat(row["paused_on"]), _CONSULT_DAYS)
+                row.update(consult_due=due.isoformat(), consult_overdue=due < day)
+    return [r for r in rows if r["overdue"] or r.get("consult_overdue")] if overdue else rows
 
 
 def history(db: Database, number: str) -> list[dict[str, Any]]:

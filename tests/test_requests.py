@@ -418,3 +418,15 @@ def test_cli_registers_a_request_handed_in(cli: Cli) -> None:
     assert code == 0, err
     made = json.loads(out)
     assert (made["status"], made["channel"], made["applicant_type"]) == ("accepted", "邮寄", "商业企业")
+
+
+def test_a_consultation_past_its_15_working_days_is_listed_to_chase(db: Database) -> None:
+    """条例 art.32: the third party answers within 15 working days; after that, staff decide and resume."""
+    number = formal(db, "问题", "2026-11-02")
+    service.pause_request(db, number, "张三", "征求第三方意见", date(2026, 11, 3), now=at("2026-11-03T10:00"))
+    calendar = load_calendar(db)
+    [row] = service.list_requests(db, today=date(2026, 11, 24), calendar=calendar)
+    assert (row["consult_due"], row["consult_overdue"]) == ("2026-11-24", False)  # 15 working days after 11-03
+    assert service.list_requests(db, today=date(2026, 11, 24), overdue=True, calendar=calendar) == []
+    [late] = service.list_requests(db, today=date(2026, 11, 25), overdue=True, calendar=calendar)
+    assert late["id"] == number and late["consult_overdue"] and not late["overdue"]
