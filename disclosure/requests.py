@@ -244,8 +244,7 @@ def extend_request(db: Database, number: str, by: str, reason: str, calendar: An
     request = _require(db, number, ("accepted",))
     if request.get("extended"):
         raise InvalidInput(f"编号 {number} 已延期过一次，答复期限 {request['reply_due']}：条例只允许延长一次")
-    today = (now or clock.now()).astimezone(clock.TZ).date()
-    if not request.get("paused_on") and today > date.fromisoformat(request["reply_due"]):
+    if not request.get("paused_on") and _today(now) > date.fromisoformat(request["reply_due"]):
         raise InvalidInput(f"编号 {number} 的答复期限 {request['reply_due']} 已过：延期须在答复期限内决定并告知申请人")
     due, estimated = reply_due({**request, "extended": 1}, calendar)
     return _update(db, request, now, extended=1, reply_due=due.isoformat(), due_estimated=int(estimated),
@@ -347,8 +346,8 @@ def resume_request(db: Database, number: str, by: str, calendar: Any, on: date |
     day = _step_day(on, request["paused_on"], "恢复日", "暂停日", now)
     paused = int(request["paused_days"]) + _workdays_between(calendar, start, day)
     due, estimated = reply_due({**request, "paused_days": paused}, calendar)
-    return _update(db, request, now, paused_on="", resumed_on=day.isoformat(), paused_days=paused, reply_due=due.isoformat(),
-                   due_estimated=int(estimated),
+    return _update(db, request, now, paused_on="", resumed_on=day.isoformat(), paused_days=paused,
+                   reply_due=due.isoformat(), due_estimated=int(estimated),
                    note=_signed(f"{by} {day.isoformat()} 恢复计时，共暂停 {paused} 个工作日，答复期限 {due.isoformat()}",
                                 note))
 
@@ -400,15 +399,19 @@ def _applicant(text: str) -> str:
     return kind
 
 
+def _today(now: datetime | None) -> date:
+    return (now or clock.now()).astimezone(clock.TZ).date()
+
+
 def _not_future(day: date, what: str, now: datetime | None) -> None:
-    today = (now or clock.now()).astimezone(clock.TZ).date()
+    today = _today(now)
     if day > today:
         raise InvalidInput(f"{what} {day.isoformat()} 晚于今天 {today.isoformat()}：不能登记尚未发生的事")
 
 
 def _step_day(day: date | None, earliest: str, what: str, earlier: str, now: datetime | None) -> date:
     """The day a step happened: today unless given; not in the future, not before the step it follows."""
-    day = day or (now or clock.now()).astimezone(clock.TZ).date()
+    day = day or _today(now)
     _not_future(day, what, now)
     if day < date.fromisoformat(earliest):
         raise InvalidInput(f"{what} {day.isoformat()} 早于{earlier} {earliest}")

@@ -40,12 +40,11 @@ def is_complaint(text: str) -> bool:
 def handle(db: Database, ctx: Context, event: Inbound) -> Reply:
     """Answer, or open (or find) the possible request and say its number."""
     question = event.text.strip()
-    sender = pseudonym(ctx.salt, event.platform, event.sender)
     fragment = follow_up(question)
     if fragment is None:
         reply = decide(ctx, question)
     else:
-        previous = _previous_question(db, ctx, event, sender)
+        previous = _previous_question(db, ctx, event)
         if previous is None:  # nothing to read it with
             reply = decide(ctx, question)
             if not reply.answered and reply.kind == "enquiry":
@@ -62,6 +61,8 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply:
         question = combined  # what staff would need to read in the possible request
     if reply.answered or reply.kind != "enquiry":
         return reply
+    # The pseudonym only here and for a follow-up: an answered question does not need it.
+    sender = pseudonym(ctx.salt, event.platform, event.sender)
     request, repeated = open_possible_request(db, question, sender, event.platform, event.bot, event.chat,
                                               now=ctx.now())
     return Reply(texts.no_answer(request["id"], repeated), request_id=request["id"], matches=reply.matches,
@@ -98,8 +99,9 @@ def combine(previous: str, what: str) -> str:
     return what + previous[ask.start():] if ask and ask.start() > 0 else what + previous
 
 
-def _previous_question(db: Database, ctx: Context, event: Inbound, sender: str) -> str | None:
+def _previous_question(db: Database, ctx: Context, event: Inbound) -> str | None:
     """The asker's last question in this chat within a few minutes, not itself a follow-up."""
+    sender = pseudonym(ctx.salt, event.platform, event.sender)
     if not sender:
         return None
     since = clock.iso(ctx.now() - _CONTEXT_WINDOW)
