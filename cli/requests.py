@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     ls = verbs.add_parser("list", help="列出 (list)")
     ls.add_argument("--status", choices=service.STATUSES)
-    ls.add_argument("--overdue", action="store_true", help="只列出已逾期的正式申请，和征求意见已超过15个工作日的")
+    ls.add_argument("--overdue", action="store_true", help="只列出待督办的：已逾期的正式申请、补正期限已过的、征求意见已超过15个工作日的")
     ls.set_defaults(func=_list)
     show = verbs.add_parser("show", help="查看 (show one)")
     show.add_argument("number", type=_number)
@@ -69,7 +69,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     correction = verbs.add_parser("correction", help="告知申请人补正（条例第三十条，一次性告知；期限停止计算）")
     correction.add_argument("number", type=_number)
     correction.add_argument("--by", required=True)
-    correction.add_argument("--items", required=True, help="需要补正的事项和合理的补正期限")
+    correction.add_argument("--items", required=True, help="需要补正的事项")
+    correction.add_argument("--within", type=int, default=service.CORRECTION_PERIOD,
+                            help=f"补正期限，工作日（默认 {service.CORRECTION_PERIOD}），自告知日起算")
     correction.add_argument("--on", help="告知日 YYYY-MM-DD（默认今天）")
     correction.set_defaults(func=_correction)
     corrected = verbs.add_parser("corrected", help="收到补正（答复期限自收到补正之日起重新计算）")
@@ -108,6 +110,10 @@ def _line(request: dict[str, Any]) -> str:
     due = f"  期限 {request['reply_due']}" if request.get("reply_due") else ""
     due += "（预估）" if request.get("due_estimated") else ""
     due += "（已逾期）" if request.get("overdue") else ""
+    if request.get("correction_overdue"):
+        due += f"（补正期限 {request['correction_due']} 已过，未收到补正：可按 other_no_correction 办结）"
+    elif request.get("correction_due") and request["status"] == "correcting":
+        due += f"  补正期限 {request['correction_due']}"
     if request.get("consult_overdue"):
         due += f"（暂停计时，征求意见已过 {request['consult_due']}，请恢复计时）"
     elif request.get("paused_on"):
@@ -169,7 +175,8 @@ def _applicant(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _correction(args: argparse.Namespace, ctx: CliContext) -> int:
     on = _day(args.on, "--on")
-    return _step(ctx, lambda db: service.ask_correction(db, args.number, args.by, args.items, load_calendar(db), on))
+    return _step(ctx, lambda db: service.ask_correction(db, args.number, args.by, args.items, load_calendar(db), on,
+                                                        within=args.within))
 
 
 def _corrected(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -84,6 +84,8 @@ _REPLY_DAYS_BEFORE_2019 = 15  # 2008 text, requests received before 2019-05-15
 _NEW_RULES_FROM = date(2019, 5, 15)
 _FIRST_RULES_FROM = date(2008, 5, 1)  # the 2008 条例 (国务院令第492号) took effect: no statutory deadline before
 _CORRECTION_NOTICE_DAYS = 7  # art.30: the 补正 notice goes out within 7 working days of receipt
+CORRECTION_PERIOD = 15  # working days the applicant gets to correct, unless the notice says otherwise
+_CORRECTION_PERIOD_MAX = 60
 _CONSULT_DAYS = 15  # art.32: a consulted third party answers within 15 working days
 
 
@@ -148,8 +150,8 @@ def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
 
 def list_requests(db: Database, status: str | None = None, today: date | None = None,
                   overdue: bool = False, calendar: Any = None) -> list[dict[str, Any]]:
-    """Requests by number; `overdue`: only formal requests open past their reply date, the ones to chase. With a
-    calendar, a paused request also says when the consultation's 15 working days end (`consult_due`, art.32), and
+    """Requests by number; `overdue`: only the ones to chase, formal requests open past their reply date or
+    their 补正 period (`correction_overdue`). With a calendar, a paused request also says when the consultation's 15 working days end (`consult_due`, art.32), and
     one past that is to chase too (`consult_overdue`)."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"未知状态 {status!r}，可选：{', '.join(STATUSES)}")
@@ -161,7 +163,7 @@ def list_requests(db: Database, status: str | None = None, today: date | None = 
             if row.get("paused_on"):
                 due = calendar.add_workdays(date.fromisoformat(row["paused_on"]), _CONSULT_DAYS)
                 row.update(consult_due=due.isoformat(), consult_overdue=due < day)
-    return [r for r in rows if r["overdue"] or r.get("consult_overdue")] if overdue else rows
+    return [r for r in rows if r["overdue"] or r["correction_overdue"] or r.get("consult_overdue")] if overdue else rows
 
 
 def history(db: Database, number: str) -> list[dict[str, Any]]:
@@ -171,10 +173,13 @@ def history(db: Database, number: str) -> list[dict[str, Any]]:
 
 
 def _with_overdue(request: dict[str, Any], today: date) -> dict[str, Any]:
-    """`overdue`: a formal request still open past its reply date (the due day itself is still in time)."""
+    """`overdue`: a formal request still open past its reply date (the due day itself is still in time).
+    `correction_overdue`: the applicant's 补正 period is over and no correction came."""
     due = request.get("reply_due")
     running = request["status"] == "accepted" and not request.get("paused_on")  # a pause stops the clock
-    return {**request, "overdue": bool(running and due and date.fromisoformat(due) < today)}
+    waiting = request["status"] == "correcting" and request.get("correction_due")
+    return {**request, "overdue": bool(running and due and date.fromisoformat(due) < today),
+            "correction_overdue": bool(waiting and date.fromisoformat(request["correction_due"]) < today)}
 
 
 def accept_request(db: Database, number: str, received_on: date, by: str, calendar: Any,
@@ -285,12 +290,15 @@ def set_applicant(db: Database, number: str, applicant_type: str, by: str,
 
 
 def ask_correction(db: Database, number: str, by: str, items: str, calendar: Any, on: date | None = None,
-                   now: datetime | None = None) -> dict[str, Any]:
-    """条例 art.30: the one 补正 notice, naming what to correct. The clock stops until the correction arrives, and
-    restarts from that day; a notice later than 7 working days after receipt is recorded as late."""
+                   now: datetime | None = None, within: int = CORRECTION_PERIOD) -> dict[str, Any]:
+    """条例 art.30: the one 补正 notice, naming what to correct and the period to do it in (`within` working
+    days). The clock stops until the correction arrives, and restarts from that day; a notice later than 7
+    working days after receipt is recorded as late."""
     by = _staff(by)
     if not items.strip():
         raise InvalidInput("补正告知须写明需要补正的事项（条例第三十条：一次性告知）")
+    if not 1 <= within <= _CORRECTION_PERIOD_MAX:
+        raise InvalidInput(f"补正期限应为 1–{_CORRECTION_PERIOD_MAX} 个工作日，现为 {within}")
     request = _require(db, number, ("accepted",))
     if request.get("correction_asked_on"):
         raise InvalidInput(f"编号 {number} 已于 {request['correction_asked_on']} 告知过补正：条例第三十条要求一次性告知")
@@ -301,8 +309,10 @@ def ask_correction(db: Database, number: str, by: str, items: str, calendar: Any
     day = _step_day(on, request["received_on"], "补正告知日", "收到日", now)
     limit = calendar.add_workdays(date.fromisoformat(request["received_on"]), _CORRECTION_NOTICE_DAYS)
     late = f"（晚于条例第三十条规定的 {limit.isoformat()}）" if day > limit else ""
+    due = calendar.add_workdays(day, within)
     return _update(db, request, now, status="correcting", correction_asked_on=day.isoformat(), reply_due="",
-                   due_estimated=0, note=_signed(f"{by} {day.isoformat()} 告知申请人补正{late}", items))
+                   due_estimated=0, correction_due=due.isoformat(),
+                   note=_signed(f"{by} {day.isoformat()} 告知申请人补正，补正期限 {due.isoformat()}{late}", items))
 
 
 def record_correction(db: Database, number: str, received_on: date, by: str, calendar: Any, note: str = "",
@@ -373,6 +383,9 @@ def answer_request(db: Database, number: str, outcome: str, by: str, note: str =
              "暂停日": request.get("paused_on", "")}
     latest = max((d, what) for what, d in steps.items() if d)
     day = _step_day(on, latest[0], "答复日", latest[1], now)
+    if outcome == "other_no_correction" and day.isoformat() <= request.get("correction_due", ""):
+        raise InvalidInput(f"编号 {number} 的补正期限 {request['correction_due']} 尚未届满：期满仍未补正的，"
+                           f"才能以“{OUTCOMES[outcome]}”办结")
     return _update(db, request, now, status="answered", outcome=outcome, concluded_on=day.isoformat(), paused_on="",
                    note=_signed(f"{by}：{OUTCOMES[outcome]}", note))
 

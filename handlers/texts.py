@@ -113,7 +113,10 @@ def request_status(request: Mapping[str, Any], own: bool = False) -> str:
     if request["status"] == "answered" and request.get("outcome"):
         text += f"\n答复结果：{outcome_text(str(request['outcome']))}。"
     elif request["status"] == "correcting":
-        text += "\n请按告知的事项补正；收到补正之日起重新计算答复期限（条例第三十条）。"
+        by = f"请于 {request['correction_due']} 前" if request.get("correction_due") else "请"
+        text += f"\n{by}按告知的事项补正；收到补正之日起重新计算答复期限（条例第三十条）。"
+        if request.get("correction_overdue"):
+            text += "补正期限已过：无正当理由逾期不补正的，视为放弃申请。"
     elif request.get("paused_on"):  # the due date will move: say so rather than show a date that may have passed
         text += f"\n答复期限：暂停计时中（暂停前为 {request['reply_due']}）。" + PAUSED
     elif request.get("reply_due"):
@@ -138,7 +141,9 @@ def request_detail(request: Mapping[str, Any]) -> str:
         lines.append(f"收到日：{request['received_on']}")
     if request.get("correction_asked_on"):
         corrected = f"，{request['corrected_on']} 收到补正" if request.get("corrected_on") else "，待补正"
-        lines.append(f"补正：{request['correction_asked_on']} 告知{corrected}")
+        due = f"，补正期限 {request['correction_due']}" if request.get("correction_due") else ""
+        late = "（已过，未收到补正）" if request.get("correction_overdue") else ""
+        lines.append(f"补正：{request['correction_asked_on']} 告知{due}{late}{corrected}")
     if request.get("reply_due"):
         overdue = "，已逾期" if request.get("overdue") else ""
         lines.append(f"答复期限：{request['reply_due']}{_due_marks(request)}{overdue}")

@@ -193,3 +193,10 @@ def m008_request_steps(db: Database) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN paused_days INTEGER NOT NULL DEFAULT 0")
     # Answered before this column: the answer was the request's last change.
     db.execute("UPDATE requests SET concluded_on = substr(updated_at, 1, 10) WHERE status = 'answered'")
+
+
+@migrations()
+def m009_correction_due(db: Database) -> None:
+    # art.30: the 补正 notice sets a reasonable period; past it, the request may be closed as 逾期不补正.
+    # Notices sent before this column have none recorded, and nothing stops closing them.
+    db.execute("ALTER TABLE requests ADD COLUMN correction_due TEXT NOT NULL DEFAULT ''")

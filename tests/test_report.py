@@ -86,7 +86,8 @@ def test_every_outcome_code_has_its_row(db: Database) -> None:
     for i, code in enumerate(service.OUTCOMES):
         number = formal(db, f"问题{i}", "2026-03-02", "其他")
         if code in ("other_no_correction", "none_unclear"):
-            service.ask_correction(db, number, "张三", "补充", calendar, date(2026, 3, 3), now=at("2026-03-03T10:00"))
+            service.ask_correction(db, number, "张三", "补充", calendar, date(2026, 3, 3), now=at("2026-03-03T10:00"),
+                                   within=5)
         if code == "none_unclear":
             service.record_correction(db, number, date(2026, 3, 4), "张三", calendar, now=at("2026-03-04T10:00"))
         answer(db, number, code, "2026-03-20")

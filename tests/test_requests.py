@@ -281,7 +281,8 @@ def test_a_correction_stops_the_clock_and_restarts_it_when_the_correction_arrive
     assert (asked["status"], asked["correction_asked_on"], asked["reply_due"]) == ("correcting", "2026-11-05", "")
     assert "晚于" not in asked["note"] and "请写明材料名称或文号" in asked["note"]
     assert service.get_request(db, number, date(2026, 12, 31))["overdue"] is False  # the clock is stopped
-    assert "请按告知的事项补正" in texts.request_status(asked, own=True)
+    assert asked["correction_due"] == "2026-11-26"  # 15 working days from the notice, unless --within says
+    assert "请于 2026-11-26 前按告知的事项补正" in texts.request_status(asked, own=True)
     with pytest.raises(InvalidInput, match="早于补正告知日 2026-11-05"):
         service.record_correction(db, number, date(2026, 11, 4), "张三", calendar, now=at("2026-11-16T10:00"))
     corrected = service.record_correction(db, number, date(2026, 11, 16), "李四", calendar, now=at("2026-11-16T10:00"))
@@ -298,6 +299,29 @@ def test_a_late_correction_notice_is_recorded_as_late(db: Database) -> None:
     asked = service.ask_correction(db, number, "张三", "补充身份证明", load_calendar(db), date(2026, 11, 12),
                                    now=at("2026-11-12T10:00"))
     assert "晚于条例第三十条规定的 2026-11-11" in asked["note"]  # 7 working days after 11-02
+
+
+def test_a_correction_period_that_passes_makes_the_request_one_to_chase(db: Database) -> None:
+    calendar = load_calendar(db)
+    number = formal(db, "问题", "2026-11-02")
+    with pytest.raises(InvalidInput, match="补正期限应为 1–60 个工作日"):
+        service.ask_correction(db, number, "张三", "补充信息名称", calendar, date(2026, 11, 3),
+                               now=at("2026-11-03T10:00"), within=0)
+    asked = service.ask_correction(db, number, "张三", "补充信息名称", calendar, date(2026, 11, 3),
+                                   now=at("2026-11-03T10:00"), within=5)
+    assert asked["correction_due"] == "2026-11-10" and "补正期限 2026-11-10" in asked["note"]
+    # Within the period: not to chase, and the request cannot be closed as abandoned.
+    assert service.list_requests(db, overdue=True, today=date(2026, 11, 10)) == []
+    with pytest.raises(InvalidInput, match="补正期限 2026-11-10 尚未届满"):
+        service.answer_request(db, number, "other_no_correction", "张三", on=date(2026, 11, 10),
+                               now=at("2026-11-10T18:00"))
+    [late] = service.list_requests(db, overdue=True, today=date(2026, 11, 11))
+    assert (late["id"], late["correction_overdue"], late["overdue"]) == (number, True, False)
+    assert "补正期限已过" in texts.request_status(late, own=True)
+    assert "补正期限 2026-11-10（已过，未收到补正）" in texts.request_detail(late)
+    done = service.answer_request(db, number, "other_no_correction", "张三", now=at("2026-11-11T10:00"))
+    assert (done["status"], done["concluded_on"]) == ("answered", "2026-11-11")
+    assert service.list_requests(db, overdue=True, today=date(2026, 11, 30)) == []
 
 
 def test_outcomes_that_need_a_correction_step(db: Database) -> None:
@@ -378,7 +402,8 @@ def test_cli_correction_pause_and_applicant_steps(cli: Cli) -> None:
     assert refused.value.code == 2
     assert cli("requests", "applicant", number, "商业企业", "--by", "王科长")[0] == 0
     shown = cli("requests", "show", number)[1]
-    assert "申请人类型：商业企业" in shown and f"补正：{today} 告知，{today} 收到补正" in shown
+    due = json.loads(cli("requests", "show", number, "--json")[1])["correction_due"]
+    assert "申请人类型：商业企业" in shown and f"补正：{today} 告知，补正期限 {due}，{today} 收到补正" in shown
 
 
 def test_steps_keep_their_order_in_time(db: Database) -> None:
