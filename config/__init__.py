@@ -13,24 +13,27 @@ from config.settings import (
     BotConfig,
     CatalogConfig,
     GroupConfig,
+    RemindersConfig,
     SchedulerConfig,
     Settings,
     WebConfig,
 )
-from errors import ConfigError
+from errors import ConfigError, InvalidInput
 
 __all__ = ["load_settings", "parse_duration", "DEFAULT_CONFIG", "Settings", "BotConfig", "GroupConfig"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "default.toml"
 
-_TOP_KEYS = {"db", "timezone", "web", "scheduler", "catalog", "bots", "groups"}
+_TOP_KEYS = {"db", "timezone", "web", "scheduler", "catalog", "reminders", "bots", "groups"}
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "web": {"host": str, "port": int, "max_body": int},
     "scheduler": {"misfire_grace": (str, int), "poll_interval": (int, float)},
     "catalog": {"seed": str, "top_k": int},
+    "reminders": {"to": str, "at": str, "ahead": int},
 }
 _GROUP_KEYS: dict[str, type | tuple[type, ...]] = {"name": str, "bot": str, "chat": (str, int), "tags": list}
+_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -80,7 +83,8 @@ def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], d
     sections = {s: _section(raw, s, name) for s in _SECTIONS}
     web, sched, cat = sections["web"], sections["scheduler"], sections["catalog"]
     for section, key, low, high in (("web", "port", 0, 65535), ("web", "max_body", 1, None),
-                                    ("catalog", "top_k", 1, None), ("scheduler", "poll_interval", 0.001, None)):
+                                    ("catalog", "top_k", 1, None), ("scheduler", "poll_interval", 0.001, None),
+                                    ("reminders", "ahead", 1, 20)):
         value = sections[section].get(key)
         if value is not None and (value < low or high is not None and value > high):
             limits = f"{low}-{high}" if high is not None else f">= {low}"
@@ -109,11 +113,29 @@ def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], d
         ),
         scheduler=SchedulerConfig(misfire_grace=grace, poll_interval=float(sched.get("poll_interval", 1.0))),
         catalog=CatalogConfig(seed=str(_relative(seed, base)) if seed else "", top_k=cat.get("top_k", 3)),
+        reminders=_reminders(sections["reminders"], name),
         bots=bots,
         groups=groups,
         source=name,
         db_overridden=bool(db_path),
     )
+
+
+def _reminders(table: dict[str, Any], name: str) -> RemindersConfig:
+    from scheduler.groups import parse_expr  # here, not at the top: the scheduler imports config
+
+    to, at = table.get("to", "").strip(), table.get("at", "09:00").strip()
+    if "*" in to:
+        raise ConfigError(f"{name}: [reminders] to: the reminder is for the staff's own groups: name them or their "
+                          f"tag, not * (got {to!r})")
+    if to:
+        try:
+            parse_expr(to)
+        except InvalidInput as exc:
+            raise ConfigError(f"{name}: [reminders] to: {exc}") from None
+    if not _CLOCK_TIME.match(at):
+        raise ConfigError(f"{name}: [reminders] at: expected a time of day HH:MM such as 09:00, got {at!r}")
+    return RemindersConfig(to=to, at=at, ahead=table.get("ahead", 5))
 
 
 def _relative(value: str, base: Path) -> Path:

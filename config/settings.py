@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig", "CatalogConfig"]
+__all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig", "CatalogConfig", "RemindersConfig"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +49,26 @@ class CatalogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RemindersConfig:
+    """The staff's working-day reminder of disclosure deadlines (办理提醒)."""
+
+    to: str = ""  # target expression of the staff's own groups; "" = no reminder is pushed
+    at: str = "09:00"  # Asia/Shanghai, on working days
+    ahead: int = 5  # working days: requests due within them are listed
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        hour, minute = self.at.split(":")
+        return int(hour), int(minute)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     db: str
     web: WebConfig = field(default_factory=WebConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)
     bots: tuple[BotConfig, ...] = ()
     groups: tuple[GroupConfig, ...] = ()
     source: str = ""  # the config file these came from

@@ -354,17 +354,12 @@ def resume_request(db: Database, number: str, by: str, calendar: Any, on: date |
         raise InvalidInput(f"编号 {number} 没有暂停计时")
     start = date.fromisoformat(request["paused_on"])
     day = _step_day(on, request["paused_on"], "恢复日", "暂停日", now)
-    paused = int(request["paused_days"]) + _workdays_between(calendar, start, day)
+    paused = int(request["paused_days"]) + calendar.workdays_between(start, day)
     due, estimated = reply_due({**request, "paused_days": paused}, calendar)
     return _update(db, request, now, paused_on="", resumed_on=day.isoformat(), paused_days=paused,
                    reply_due=due.isoformat(), due_estimated=int(estimated),
                    note=_signed(f"{by} {day.isoformat()} 恢复计时，共暂停 {paused} 个工作日，答复期限 {due.isoformat()}",
                                 note))
-
-
-def _workdays_between(calendar: Any, start: date, end: date) -> int:
-    """Working days after `start`, up to and including `end`."""
-    return sum(calendar.is_workday(start + timedelta(days=i)) for i in range(1, (end - start).days + 1))
 
 
 def answer_request(db: Database, number: str, outcome: str, by: str, note: str = "", on: date | None = None,

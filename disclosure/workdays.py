@@ -127,6 +127,10 @@ class WorkCalendar:
                 count -= 1
         return day
 
+    def workdays_between(self, start: date, end: date) -> int:
+        """Working days after `start`, up to and including `end` (0 when `end` is not after `start`)."""
+        return sum(self.is_workday(start + timedelta(days=i)) for i in range(1, (end - start).days + 1))
+
     def is_estimated(self, day: date) -> bool:
         """True when `day` lies in a year the official schedule does not cover (after its last year, or before its
         first) and staff have not confirmed."""

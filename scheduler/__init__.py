@@ -56,6 +56,7 @@ class Scheduler:
         if self.recovered:
             log.warning("scheduler: %d deliveries were in flight at the last stop: marked uncertain", self.recovered)
         await self.rebuild()
+        await self._plan_reminders()
         self.outbox.start()
         self._poll_task = asyncio.create_task(self._poll(), name="scheduler:poll")
 
@@ -125,6 +126,36 @@ class Scheduler:
         added = await self.store.run(outbox.release, notice_id, n, self.platforms, self.now())
         self.outbox.wake()
         return added
+
+    async def _plan_reminders(self) -> None:
+        """The staff's daily reminder (`[reminders]`): a job at its time, and today's if missed while down."""
+        from apscheduler.triggers.cron import CronTrigger
+
+        from scheduler import groups, jobs, reminders
+
+        config = self.settings.reminders
+        if not config.to:
+            return
+        targets = await self.store.run(groups.select_groups, config.to)
+        if not targets:
+            log.warning("scheduler: [reminders] to = %r matches no group: the reminder reaches nobody", config.to)
+        hour, minute = config.hour_minute
+        assert self.aps is not None
+        self.aps.add_job(jobs.send_reminder, CronTrigger(hour=hour, minute=minute, timezone=clock.TZ),
+                         id="reminders:daily", replace_existing=True, misfire_grace_time=self._grace_int(),
+                         coalesce=True)
+        if reminders.missed_today(config, self.now(), self.grace):
+            await self.send_reminder()
+
+    async def send_reminder(self) -> int:
+        """Queue today's reminder (once a working day, if there is anything to do) and release it."""
+        from scheduler import reminders
+
+        notice_id = await self.store.run(reminders.queue, self.settings.reminders, self.now())
+        if notice_id is None:
+            return 0
+        log.info("scheduler: today's 办理提醒 is notice %d", notice_id)
+        return await self.fire(notice_id, 1)
 
     async def fire_cron(self, notice_id: int) -> int:
         from scheduler import jobs

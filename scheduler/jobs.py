@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from scheduler import Scheduler
 
 __all__ = ["schedule", "plan", "parse_cron", "parse_offsets", "next_workday", "record_cron_round",
-           "release_notice", "fire_cron", "bind", "unbind", "latest_cron_time"]
+           "release_notice", "fire_cron", "send_reminder", "bind", "unbind", "latest_cron_time"]
 
 _OFFSET = re.compile(r"^(\d+)\s*(d|h|m|天|小时|分钟|分)$")
 _UNITS = {"d": 86400, "天": 86400, "h": 3600, "小时": 3600, "m": 60, "分钟": 60, "分": 60}
@@ -272,3 +272,8 @@ async def release_notice(notice_id: int, n: int) -> None:
 async def fire_cron(notice_id: int) -> None:
     """A cron time has come: record the round (once), then release it."""
     await _current().fire_cron(notice_id)
+
+
+async def send_reminder() -> None:
+    """The staff's daily reminder time has come (scheduler/reminders.py)."""
+    await _current().send_reminder()

@@ -21,6 +21,7 @@ from errors import DeliveryError, InvalidInput, PermanentError, RateLimited
 from platforms import Platform, Target
 from platforms.limiter import Limiter
 from scheduler import groups, notices
+from scheduler.templates import REMINDER_KIND
 from store import Store, bump, dumps, loads
 
 __all__ = ["release", "refresh_status", "claim", "record", "recover", "resend_uncertain", "summary",
@@ -34,7 +35,8 @@ MAX_ATTEMPTS = 8
 
 def _targets(db: Database, notice: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     if kind != "ack_reminder":
-        return [g for g in groups.select_groups(db, notice["audience"]) if groups.receives(g, notice["kind"])]
+        return [g for g in groups.select_groups(db, notice["audience"])
+                if notice["kind"] == REMINDER_KIND or groups.receives(g, notice["kind"])]
     names = {r[0] for r in db.execute(
         "SELECT DISTINCT d.grp FROM deliveries d JOIN sends s ON s.notice_id = d.notice_id AND s.n = d.send_n"
         " WHERE d.notice_id = ? AND s.kind = 'notice' AND d.status = 'sent' AND d.grp NOT IN"

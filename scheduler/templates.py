@@ -15,7 +15,7 @@ from errors import InvalidInput
 from platforms import Message
 
 __all__ = ["KINDS", "FIELDS", "REQUIRED", "DATE_FIELDS", "check_fields", "parse_when", "show_field", "render",
-           "ACK_WORDS"]
+           "ACK_WORDS", "REMINDER_KIND"]
 
 KINDS: tuple[str, ...] = ("通知公告", "培训通知", "预警信息", "问题产品下架通知", "专项整治", "自查提醒")
 FIELDS: dict[str, dict[str, str]] = {
@@ -32,6 +32,8 @@ FIELDS: dict[str, dict[str, str]] = {
 REQUIRED: dict[str, tuple[str, ...]] = {"培训通知": ("start",)}
 DATE_FIELDS: tuple[str, ...] = ("start", "register_by", "reply_by")
 ACK_WORDS: dict[str, str] = {"问题产品下架通知": "已下架"}
+# The staff's deadline reminder (scheduler/reminders.py): generated, not a kind staff create or groups subscribe to.
+REMINDER_KIND = "办理提醒"
 _YEARS = (2000, 2100)
 _RECALL_LINE = "请立即停止经营、下架并回复“已下架”。"
 _ACK_LINE = "收到请回复“收到”。"
@@ -91,6 +93,8 @@ def render(notice: Mapping[str, Any], reminder: str = "", ack_code: str = "") ->
     `ack_code`: for a group whose bot cannot read replies, the code to confirm with elsewhere."""
     kind, fields = notice["kind"], notice.get("fields") or {}
     title = f"{reminder}：{notice['title']}" if reminder else f"{kind}：{notice['title']}"
+    if kind == REMINDER_KIND:  # for staff: no reply asked for
+        return Message(body=notice["body"], title=title)
     lines = [f"**{label}**：{show_field(name, fields[name])}" for name, label in FIELDS[kind].items() if fields.get(name)]
     parts = ["\n".join(lines)] if lines else []
     parts.append(notice["body"])

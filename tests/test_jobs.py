@@ -263,3 +263,95 @@ async def test_cli_schedule_is_picked_up_by_the_running_gateway(harness: Harness
         assert shown["status"] == "done" and shown["sends"][0]["late"] is False
     finally:
         await h.stop()
+
+
+# --- the staff's daily reminder (办理提醒) -------------------------------------------------------------------
+def _staff_and_overdue(db: Database) -> str:
+    """A staff group, one with subscriptions that do not name the reminder, and a request four days late."""
+    from disclosure import requests
+    from disclosure.workdays import load_calendar
+
+    groups.add_group(db, "工作人员", "bot-b", "", ["内部"])
+    groups.add_group(db, "局办公室", "bot-a", "office", ["内部"])
+    groups.subscribe(db, "局办公室", "培训通知")
+    return requests.register_request(db, "某企业的许可档案", datetime(2026, 10, 26).date(), "张三",
+                                     load_calendar(db), now=at("2026-11-20T09:00"))["id"]
+
+
+def _with_reminders(harness: Harness, to: str = "内部", at_time: str = "09:00") -> None:
+    from dataclasses import replace
+
+    from config.settings import RemindersConfig
+
+    harness.settings = replace(harness.settings, reminders=RemindersConfig(to=to, at=at_time))
+
+
+async def test_the_reminder_goes_to_the_staff_groups_once_a_working_day(harness: Harness) -> None:
+    number = with_db(harness.path, _staff_and_overdue)
+    _with_reminders(harness)
+    harness.now.moment = at("2026-11-27T08:59:00")  # a Friday, before the reminder's time
+    scheduler = await harness.start()
+    job = scheduler.aps.get_job("reminders:daily")
+    assert job is not None and str(job.trigger) == "cron[hour='9', minute='0']" and job.trigger.timezone == TZ
+    await asyncio.sleep(0.1)
+    assert harness.sent == []
+    harness.now.moment = at("2026-11-27T09:00:00")
+    await jobs.send_reminder()  # what APScheduler calls at 09:00
+    await harness.wait_sent(2)
+    assert sorted(bot for bot, _, _ in harness.sent) == ["bot-a", "bot-b"]  # not the 餐饮 or 药店 groups
+    text = harness.sent[0][2]
+    assert text.startswith("办理提醒：依申请公开待办（2026-11-27）") and f"{number}：期限 2026-11-23" in text
+    assert "某企业" not in text and "收到请回复" not in text
+    assert await scheduler.send_reminder() == 0  # the same day again: nothing
+    await harness.stop()
+    harness.now.moment = at("2026-11-27T09:30:00")  # a restart within the grace: today's was sent already
+    await harness.start()
+    await asyncio.sleep(0.1)
+    assert len(harness.sent) == 2
+    [listed] = [n for n in with_db(harness.path, notices.list_notices) if n["kind"] == "办理提醒"]
+    shown = with_db(harness.path, notices.show, listed["id"])
+    assert {d["group"]: d["status"] for d in shown["deliveries"]} == {"工作人员": "sent", "局办公室": "sent"}
+
+
+async def test_a_reminder_missed_while_down_is_sent_late_within_the_grace(harness: Harness) -> None:
+    with_db(harness.path, _staff_and_overdue)
+    _with_reminders(harness)
+    harness.now.moment = at("2026-11-27T09:40:00")  # down at 09:00; the grace is 1 h
+    await harness.start()
+    await harness.wait_sent(2)
+
+
+async def test_no_reminder_on_a_day_off_past_the_grace_or_with_nothing_to_do(harness: Harness) -> None:
+    with_db(harness.path, _staff_and_overdue)
+    _with_reminders(harness)
+    harness.now.moment = at("2026-11-28T09:10:00")  # Saturday
+    scheduler = await harness.start()
+    assert await scheduler.send_reminder() == 0
+    await harness.stop()
+    harness.now.moment = at("2026-11-27T11:00:00")  # two hours after 09:00: beyond the grace, wait for Monday
+    await harness.start()
+    await asyncio.sleep(0.1)
+    assert harness.sent == []
+    await harness.stop()
+    with_db(harness.path, lambda db: db.execute("DELETE FROM requests"))
+    harness.now.moment = at("2026-11-30T09:00:00")
+    scheduler = await harness.start()
+    assert await scheduler.send_reminder() == 0 and harness.sent == []
+
+
+def test_reminder_config_is_checked(tmp_path: Path) -> None:
+    from config import load_settings
+    from errors import ConfigError
+
+    def load(section: str) -> Any:
+        path = tmp_path / "c.toml"
+        path.write_text(f"[reminders]\n{section}\n", encoding="utf-8")
+        return load_settings(path, environ={})
+
+    assert load('to = "内部"\nat = "08:30"\nahead = 3').reminders.hour_minute == (8, 30)
+    for section, message in (('to = "*"', "not \\*"), ('to = "内部+"', r"\[reminders\] to: 目标表达式"),
+                             ('at = "9:00"', r"\[reminders\] at: expected a time of day HH:MM"),
+                             ('at = "24:00"', "HH:MM"), ("ahead = 0", r"\[reminders\] ahead: expected 1-20"),
+                             ("every = 1", r"\[reminders\] every: unknown key")):
+        with pytest.raises(ConfigError, match=message):
+            load(section)

@@ -455,3 +455,61 @@ def test_a_consultation_past_its_15_working_days_is_listed_to_chase(db: Database
     assert service.list_requests(db, today=date(2026, 11, 24), overdue=True, calendar=calendar) == []
     [late] = service.list_requests(db, today=date(2026, 11, 25), overdue=True, calendar=calendar)
     assert late["id"] == number and late["consult_overdue"] and not late["overdue"]
+
+
+def test_the_daily_reminder_lists_what_needs_doing_in_numbers_and_dates_only(db: Database) -> None:
+    from disclosure import digest
+
+    calendar, now = load_calendar(db), at("2026-11-27T09:00")  # a Friday
+
+    def received(question: str, day: str) -> str:
+        return service.register_request(db, question, date.fromisoformat(day), "张三", calendar, now=now)["id"]
+
+    late = received("张三的营业执照档案", "2026-10-26")  # due 11-23: four working days late
+    today = received("李四的处罚决定书", "2026-10-30")  # due 11-27
+    soon = received("某药店的检查记录", "2026-11-02")  # due 11-30, the next working day
+    received("以后再说", "2026-11-20")  # due 12-18: beyond the 5 working days
+    correcting = received("不明确的申请", "2026-11-02")
+    service.ask_correction(db, correcting, "张三", "写明名称", calendar, date(2026, 11, 3), now=now, within=5)
+    paused = received("涉及第三方", "2026-11-02")
+    service.pause_request(db, paused, "张三", "征求某公司意见", date(2026, 11, 3), now=now)
+    done = received("已办结", "2026-10-26")
+    service.answer_request(db, done, "granted", "张三", now=now)
+    open_one(db, "火锅店卫生", sender="a", when="2026-11-20T10:00")
+    open_one(db, "奶粉抽检", sender="b", when="2026-11-25T10:00")
+
+    found = digest.build(db, calendar, date(2026, 11, 27))
+    assert found.overdue == [{"id": late, "reply_due": "2026-11-23", "late": 4}]
+    assert found.due_today == [{"id": today, "reply_due": "2026-11-27"}]
+    assert found.due_soon == [{"id": soon, "reply_due": "2026-11-30", "left": 1}]
+    assert found.correction_overdue == [{"id": correcting, "correction_due": "2026-11-10"}]
+    assert found.consult_overdue == [{"id": paused, "paused_on": "2026-11-03", "consult_due": "2026-11-24"}]
+    assert (found.pending, found.pending_since) == (2, "2026-11-20")
+    message = digest.message(found)
+    assert message is not None and message.title == "依申请公开待办（2026-11-27）"
+    body = message.body
+    assert body.index(late) < body.index(today) < body.index(soon)  # most urgent first
+    assert f"{late}：期限 2026-11-23，已超过 4 个工作日" in body and "待甄别的群聊线索：2 件" in body
+    for question in ("张三", "李四", "药店", "火锅", "奶粉", "某公司"):  # no question, no person: it goes through a chat
+        assert question not in body
+    assert digest.message(digest.build(db, calendar, date(2026, 11, 27), ahead=0)).body.count("个工作日内到期") == 0
+
+
+def test_the_daily_reminder_is_empty_when_nothing_needs_doing(db: Database) -> None:
+    from disclosure import digest
+
+    calendar = load_calendar(db)
+    service.register_request(db, "问题", date(2026, 11, 20), "张三", calendar, now=at("2026-11-27T09:00"))
+    found = digest.build(db, calendar, date(2026, 11, 27))
+    assert found.empty() and digest.message(found) is None
+
+
+def test_cli_digest_prints_the_reminder(cli: Cli) -> None:
+    today = clock.now().date()
+    code, out, _ = cli("requests", "digest", "--on", today.isoformat())
+    assert code == 0 and out.strip() == f"{today.isoformat()} 没有需要提醒的事项。"
+    number = json.loads(cli("ask", "驾照怎么换证", "--json")[1])["request_id"]
+    code, out, _ = cli("requests", "digest")
+    assert code == 0 and "待甄别的群聊线索：1 件" in out and "驾照" not in out
+    code, out, _ = cli("requests", "digest", "--json")
+    assert code == 0 and json.loads(out)["pending"] == 1, number

@@ -1,0 +1,98 @@
+"""The staff's working-day reminder (办理提醒): which disclosure requests need doing, in numbers and dates only.
+
+A statutory deadline is missed when nobody looks at `requests list --overdue` in time, so the gateway pushes
+this to the staff's own groups (`[reminders] to`) on working days, and `requests digest` prints it. It names
+no question and no person (a chat platform is not the place for them): `requests show N` has the details.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlite_utils import Database
+
+from disclosure.requests import list_requests
+from disclosure.workdays import WorkCalendar
+from platforms import Message
+
+__all__ = ["AHEAD", "Digest", "build", "message"]
+
+AHEAD = 5  # working days: a request due within them is listed, so it is not first seen on its last day
+
+
+@dataclass
+class Digest:
+    day: str
+    overdue: list[dict[str, Any]] = field(default_factory=list)  # id, reply_due, late (working days)
+    due_today: list[dict[str, Any]] = field(default_factory=list)  # id, reply_due
+    due_soon: list[dict[str, Any]] = field(default_factory=list)  # id, reply_due, left (working days)
+    correction_overdue: list[dict[str, Any]] = field(default_factory=list)  # id, correction_due
+    consult_overdue: list[dict[str, Any]] = field(default_factory=list)  # id, paused_on, consult_due
+    pending: int = 0  # chat questions still to sort (possible requests)
+    pending_since: str = ""  # the oldest one's date
+
+    def empty(self) -> bool:
+        return not (self.overdue or self.due_today or self.due_soon or self.correction_overdue
+                    or self.consult_overdue or self.pending)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"day": self.day, "overdue": self.overdue, "due_today": self.due_today, "due_soon": self.due_soon,
+                "correction_overdue": self.correction_overdue, "consult_overdue": self.consult_overdue,
+                "pending": self.pending, "pending_since": self.pending_since}
+
+
+def build(db: Database, calendar: WorkCalendar, today: date, ahead: int = AHEAD) -> Digest:
+    """What stands on `today`: formal requests overdue, due today or within `ahead` working days; 补正 periods
+    and consultations that have run out; chat questions not yet sorted."""
+    digest = Digest(today.isoformat())
+    horizon = calendar.add_workdays(today, ahead)
+    for request in list_requests(db, today=today, calendar=calendar):
+        number, due = request["id"], request.get("reply_due", "")
+        if request["status"] == "pending":
+            digest.pending += 1
+            since = request["created_at"][:10]
+            digest.pending_since = min(digest.pending_since or since, since)
+        elif request["overdue"]:
+            late = calendar.workdays_between(date.fromisoformat(due), today)
+            digest.overdue.append({"id": number, "reply_due": due, "late": late})
+        elif request["correction_overdue"]:
+            digest.correction_overdue.append({"id": number, "correction_due": request["correction_due"]})
+        elif request.get("consult_overdue"):
+            digest.consult_overdue.append({"id": number, "paused_on": request["paused_on"],
+                                           "consult_due": request["consult_due"]})
+        elif request["status"] == "accepted" and due and not request.get("paused_on"):
+            day = date.fromisoformat(due)
+            if day == today:
+                digest.due_today.append({"id": number, "reply_due": due})
+            elif day <= horizon:
+                left = calendar.workdays_between(today, day)
+                digest.due_soon.append({"id": number, "reply_due": due, "left": left})
+    digest.overdue.sort(key=lambda r: r["reply_due"])
+    digest.due_soon.sort(key=lambda r: r["reply_due"])
+    return digest
+
+
+def message(digest: Digest, ahead: int = AHEAD) -> Message | None:
+    """The reminder as one message, most urgent first; None when there is nothing to do."""
+    if digest.empty():
+        return None
+    sections: list[str] = []
+
+    def section(heading: str, lines: list[str]) -> None:
+        if lines:
+            sections.append(f"**{heading}（{len(lines)} 件）**\n" + "\n".join(f"- {line}" for line in lines))
+
+    section("已超过答复期限", [f"{r['id']}：期限 {r['reply_due']}，已超过 {r['late']} 个工作日" for r in digest.overdue])
+    section("今天到期", [f"{r['id']}：今天（{r['reply_due']}）须答复" for r in digest.due_today])
+    section(f"{ahead} 个工作日内到期",
+            [f"{r['id']}：期限 {r['reply_due']}，还有 {r['left']} 个工作日" for r in digest.due_soon])
+    section("补正期限已过、未收到补正", [f"{r['id']}：补正期限 {r['correction_due']}；可按“逾期不补正”办结"
+                                        for r in digest.correction_overdue])
+    section("征求意见已超过 15 个工作日", [f"{r['id']}：{r['paused_on']} 起暂停计时，意见应于 {r['consult_due']} 前回复；"
+                                          "请催办或恢复计时" for r in digest.consult_overdue])
+    if digest.pending:
+        sections.append(f"**待甄别的群聊线索：{digest.pending} 件**（最早 {digest.pending_since}）")
+    sections.append("详情：python bot.py requests show 编号；全部待督办：python bot.py requests list --overdue")
+    return Message(title=f"依申请公开待办（{digest.day}）", body="\n\n".join(sections))

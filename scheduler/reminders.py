@@ -1,0 +1,59 @@
+"""The staff's working-day reminder (disclosure/digest.py) pushed to their own groups as an internal notice.
+
+It goes through the outbox like any notice (rate limits, retries, `notice show N` per group), once per working
+day at `[reminders] at`, or later that day within `misfire_grace` if the gateway was down then. It is written
+by the program from numbers and dates only, so it skips the two-person review that staff-written notices need.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+import clock
+from config.settings import RemindersConfig
+from disclosure import digest
+from disclosure.workdays import load_calendar
+from scheduler import notices
+from scheduler.templates import REMINDER_KIND
+from store import bump, dumps
+
+__all__ = ["queue", "due_time", "missed_today"]
+
+
+def due_time(config: RemindersConfig, now: datetime) -> datetime:
+    """Today's reminder time, Asia/Shanghai."""
+    hour, minute = config.hour_minute
+    return now.astimezone(clock.TZ).replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+def queue(db: Database, config: RemindersConfig, now: datetime) -> int | None:
+    """Today's reminder as a notice with one send due now; None on a day off, when today's is already queued,
+    or when nothing needs doing (no message is sent to say so)."""
+    today = now.astimezone(clock.TZ).date()
+    calendar = load_calendar(db)
+    if not calendar.is_workday(today):
+        return None
+    if db.execute("SELECT 1 FROM notices WHERE kind = ? AND json_extract(fields, '$.day') = ?",
+                  [REMINDER_KIND, today.isoformat()]).fetchone():
+        return None
+    message = digest.message(digest.build(db, calendar, today, config.ahead), config.ahead)
+    if message is None:
+        return None
+    stamp = clock.iso(now)
+    notice = {"kind": REMINDER_KIND, "title": message.title, "body": message.body, "fields": {"day": today.isoformat()},
+              "audience": config.to}
+    notice_id = int(db["notices"].insert({  # type: ignore[arg-type]
+        **notice, "fields": dumps(notice["fields"]), "status": "scheduled", "author": "system", "approver": "system",
+        "approved_hash": notices.content_hash(notice), "created_at": stamp, "updated_at": stamp}).last_pk)
+    notices.audit(db, notice_id, "system", "create", "程序生成的内部办理提醒（只含编号和日期），不经人工审核")
+    db["sends"].insert({"notice_id": notice_id, "n": 1, "kind": "notice", "due_at": stamp, "status": "pending"})
+    bump(db, "notices")
+    return notice_id
+
+
+def missed_today(config: RemindersConfig, now: datetime, grace: float) -> bool:
+    """At start: today's time has passed while the gateway was down, but within the grace for late sends."""
+    due = due_time(config, now)
+    return due <= now <= due + timedelta(seconds=grace)
