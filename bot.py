@@ -45,14 +45,15 @@ def create_app(settings: Settings) -> web.Application:
 
 def _parser() -> argparse.ArgumentParser:
     from cli import ask, calendar, catalog, enquiries, groups, notice, report, requests
+    from cli.parser import Parser
 
-    parser = argparse.ArgumentParser(prog="bot.py", description="gongkai 政务公开群聊网关")
-    parser.add_argument("--config", help="TOML config file (default: the embedded default; or GONGKAI_CONFIG)")
-    parser.add_argument("--db", help="SQLite database file (or GONGKAI_DB)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = Parser(prog="bot.py", description="gongkai 政务公开群聊网关")
+    parser.add_argument("--config", help="TOML 配置文件（默认用内置配置；或环境变量 GONGKAI_CONFIG）")
+    parser.add_argument("--db", help="SQLite 数据库文件（或环境变量 GONGKAI_DB）")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="命令")
     run = sub.add_parser("run", help="运行网关 (run the gateway)")
-    run.add_argument("--host", help="listen address (default from config)")
-    run.add_argument("--port", type=_port, help="listen port (default from config)")
+    run.add_argument("--host", help="监听地址（默认取配置文件）")
+    run.add_argument("--port", type=_port, help="监听端口（默认取配置文件）")
     for module in (ask, catalog, requests, enquiries, groups, notice, calendar, report):
         module.register(sub)
     return parser
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
+        raise argparse.ArgumentTypeError(f"端口应为 0–65535 的整数：{text!r}")
     return int(text)
 
 

@@ -22,11 +22,11 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ask", help="向公开目录提问 (ask the catalog a question)")
-    p.add_argument("question", nargs="?", help="the question; or use --file")
-    p.add_argument("--file", help="one question a line; '-' reads stdin")
-    p.add_argument("--top", type=int, default=3, help="how many matches to return (default 3)")
-    p.add_argument("--no-log", action="store_true", help="do not log, do not open a possible request")
-    p.add_argument("--json", action="store_true", help="one JSON object per question")
+    p.add_argument("question", nargs="?", help="问题；或用 --file")
+    p.add_argument("--file", help="每行一个问题的文件；'-' 读标准输入")
+    p.add_argument("--top", type=int, default=3, help="返回几条匹配（默认 3）")
+    p.add_argument("--no-log", action="store_true", help="不记入咨询日志，也不登记线索")
+    p.add_argument("--json", action="store_true", help="每个问题输出一个 JSON 对象")
     p.set_defaults(func=run)
 
 

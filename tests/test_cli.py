@@ -212,4 +212,22 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in listing
         with pytest.raises(SystemExit) as exit_info:
             bot.main([command, "--help"])
-        assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
+        assert exit_info.value.code == 0 and "用法：" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["requests", "answer", "2026-0001", "--outcome", "grantd", "--by", "x"],
+     "bot.py requests answer：--outcome 没有这个取值：'grantd'，是不是 granted？（可选：already_public、"),
+    (["requests", "answer", "2026-0001"], "bot.py requests answer：缺少必填的参数：--outcome, --by"),
+    (["requets"], "bot.py：没有这个命令：'requets'，是不是 requests？"),
+    (["run", "--port", "abc"], "bot.py run：--port：端口应为 0–65535 的整数：'abc'"),
+    (["report", "annual", "二〇二六"], "bot.py report annual：year 的值 '二〇二六' 不是整数"),
+    (["requests", "list", "--x"], "bot.py：无法识别的参数：--x"),
+])
+def test_command_line_mistakes_are_one_chinese_line(capsys: pytest.CaptureFixture[str], args: list[str],
+                                                     expected: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bot.main(args)
+    first, second, *rest = capsys.readouterr().err.splitlines()
+    assert exit_info.value.code == 2 and first.startswith(expected) and not rest
+    assert second.startswith("用法：python bot.py") and second.endswith(" -h")
