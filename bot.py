@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from cli import ask, calendar, catalog, enquiries, groups, notice, report, requests
+    from cli import ask, calendar, catalog, digest, enquiries, groups, notice, report, requests
     from cli.parser import Parser
 
     parser = Parser(prog="bot.py", description="gongkai 政务公开群聊网关")
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="运行网关 (run the gateway)")
     run.add_argument("--host", help="监听地址（默认取配置文件）")
     run.add_argument("--port", type=_port, help="监听端口（默认取配置文件）")
-    for module in (ask, catalog, requests, enquiries, groups, notice, calendar, report):
+    for module in (ask, catalog, requests, digest, enquiries, groups, notice, calendar, report):
         module.register(sub)
     return parser
 

@@ -9,9 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-import clock
 from cli import CliContext
-from disclosure import digest as reminders
 from disclosure import requests as service
 from disclosure.workdays import load_calendar, parse_day
 from handlers import texts
@@ -104,12 +102,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     close.add_argument("--by", required=True)
     close.add_argument("--reason", required=True)
     close.set_defaults(func=_close)
-    digest = verbs.add_parser("digest", help="今天的办理提醒：逾期、即将到期、补正期满、征求意见超期、待甄别线索")
-    digest.add_argument("--on", help="按哪一天看 YYYY-MM-DD（默认今天）")
-    digest.add_argument("--ahead", type=int, default=reminders.AHEAD, help="列出几个工作日内到期的（默认 5）")
-    digest.set_defaults(func=_digest)
-    for verb in (ls, show, accept, new, answer, extend, applicant, correction, corrected, pause, resume, faq, close,
-                 digest):
+    for verb in (ls, show, accept, new, answer, extend, applicant, correction, corrected, pause, resume, faq, close):
         verb.add_argument("--json", action="store_true")
 
 
@@ -132,15 +125,6 @@ def _list(args: argparse.Namespace, ctx: CliContext) -> int:
     db = ctx.db()
     rows = service.list_requests(db, args.status, overdue=args.overdue, calendar=load_calendar(db))
     ctx.out(rows, lambda rs: "\n".join(_line(r) for r in rs) or "（没有记录）")
-    return 0
-
-
-def _digest(args: argparse.Namespace, ctx: CliContext) -> int:
-    db = ctx.db()
-    day = _day(args.on, "--on") or clock.now().date()
-    digest = reminders.build(db, load_calendar(db), day, args.ahead)
-    message = reminders.message(digest, args.ahead)
-    ctx.out(digest.as_dict(), lambda _: f"{message.title}\n\n{message.body}" if message else f"{day} 没有需要提醒的事项。")
     return 0
 
 

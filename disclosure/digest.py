@@ -1,8 +1,9 @@
-"""The staff's working-day reminder (办理提醒): which disclosure requests need doing, in numbers and dates only.
+"""The disclosure part of the staff's working-day reminder (办理提醒): which requests need doing, in numbers
+and dates only.
 
 A statutory deadline is missed when nobody looks at `requests list --overdue` in time, so the gateway pushes
-this to the staff's own groups (`[reminders] to`) on working days, and `requests digest` prints it. It names
-no question and no person (a chat platform is not the place for them): `requests show N` has the details.
+this to the staff's own groups (`[reminders] to`, scheduler/reminders.py) and `bot.py digest` prints it. It
+names no question and no person (a chat platform is not the place for them): `requests show N` has the details.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from sqlite_utils import Database
 
 from disclosure.requests import list_requests
 from disclosure.workdays import WorkCalendar
-from platforms import Message
 
-__all__ = ["AHEAD", "Digest", "build", "message"]
+__all__ = ["AHEAD", "Digest", "build", "lines"]
 
 AHEAD = 5  # working days: a request due within them is listed, so it is not first seen on its last day
 
@@ -74,15 +74,13 @@ def build(db: Database, calendar: WorkCalendar, today: date, ahead: int = AHEAD)
     return digest
 
 
-def message(digest: Digest, ahead: int = AHEAD) -> Message | None:
-    """The reminder as one message, most urgent first; None when there is nothing to do."""
-    if digest.empty():
-        return None
+def lines(digest: Digest, ahead: int = AHEAD) -> list[str]:
+    """The reminder's sections about requests, most urgent first; [] when there is nothing to do."""
     sections: list[str] = []
 
-    def section(heading: str, lines: list[str]) -> None:
-        if lines:
-            sections.append(f"**{heading}（{len(lines)} 件）**\n" + "\n".join(f"- {line}" for line in lines))
+    def section(heading: str, items: list[str]) -> None:
+        if items:
+            sections.append(f"**{heading}（{len(items)} 件）**\n" + "\n".join(f"- {item}" for item in items))
 
     section("已超过答复期限", [f"{r['id']}：期限 {r['reply_due']}，已超过 {r['late']} 个工作日" for r in digest.overdue])
     section("今天到期", [f"{r['id']}：今天（{r['reply_due']}）须答复" for r in digest.due_today])
@@ -94,5 +92,4 @@ def message(digest: Digest, ahead: int = AHEAD) -> Message | None:
                                           "请催办或恢复计时" for r in digest.consult_overdue])
     if digest.pending:
         sections.append(f"**待甄别的群聊线索：{digest.pending} 件**（最早 {digest.pending_since}）")
-    sections.append("详情：python bot.py requests show 编号；全部待督办：python bot.py requests list --overdue")
-    return Message(title=f"依申请公开待办（{digest.day}）", body="\n\n".join(sections))
+    return sections

@@ -1,4 +1,5 @@
-"""The staff's working-day reminder (disclosure/digest.py) pushed to their own groups as an internal notice.
+"""The staff's working-day reminder (办理提醒), pushed to their own groups as an internal notice: the disclosure
+requests that need doing (disclosure/digest.py) and the notices that need a person (scheduler/attention.py).
 
 It goes through the outbox like any notice (rate limits, retries, `notice show N` per group), once per working
 day at `[reminders] at`, or later that day within `misfire_grace` if the gateway was down then. It is written
@@ -8,6 +9,7 @@ by the program from numbers and dates only, so it skips the two-person review th
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -15,17 +17,32 @@ import clock
 from config.settings import RemindersConfig
 from disclosure import digest
 from disclosure.workdays import load_calendar
-from scheduler import notices
+from platforms import Message
+from scheduler import attention, notices
 from scheduler.templates import REMINDER_KIND
 from store import bump, dumps
 
-__all__ = ["queue", "due_time", "missed_today"]
+__all__ = ["compose", "queue", "due_time", "missed_today"]
 
 
 def due_time(config: RemindersConfig, now: datetime) -> datetime:
     """Today's reminder time, Asia/Shanghai."""
     hour, minute = config.hour_minute
     return now.astimezone(clock.TZ).replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+def compose(db: Database, now: datetime, ahead: int = digest.AHEAD) -> tuple[dict[str, Any], Message | None]:
+    """(what stands today, as data; the message, or None when nothing needs doing)."""
+    today = now.astimezone(clock.TZ).date()
+    requests = digest.build(db, load_calendar(db), today, ahead)
+    undelivered, recalls = attention.undelivered(db, now), attention.unconfirmed_recalls(db, now)
+    data = {"day": today.isoformat(), "requests": requests.as_dict(), "undelivered": undelivered,
+            "unconfirmed_recalls": recalls}
+    sections = digest.lines(requests, ahead) + attention.lines(undelivered, recalls)
+    if not sections:
+        return data, None
+    sections.append("详情：python bot.py requests show 编号 / notice show 编号；全部待督办：python bot.py requests list --overdue")
+    return data, Message(title=f"今日待办（{today.isoformat()}）", body="\n\n".join(sections))
 
 
 def queue(db: Database, config: RemindersConfig, now: datetime) -> int | None:
@@ -38,7 +55,7 @@ def queue(db: Database, config: RemindersConfig, now: datetime) -> int | None:
     if db.execute("SELECT 1 FROM notices WHERE kind = ? AND json_extract(fields, '$.day') = ?",
                   [REMINDER_KIND, today.isoformat()]).fetchone():
         return None
-    message = digest.message(digest.build(db, calendar, today, config.ahead), config.ahead)
+    _, message = compose(db, now, config.ahead)
     if message is None:
         return None
     stamp = clock.iso(now)

@@ -300,7 +300,7 @@ async def test_the_reminder_goes_to_the_staff_groups_once_a_working_day(harness:
     await harness.wait_sent(2)
     assert sorted(bot for bot, _, _ in harness.sent) == ["bot-a", "bot-b"]  # not the 餐饮 or 药店 groups
     text = harness.sent[0][2]
-    assert text.startswith("办理提醒：依申请公开待办（2026-11-27）") and f"{number}：期限 2026-11-23" in text
+    assert text.startswith("办理提醒：今日待办（2026-11-27）") and f"{number}：期限 2026-11-23" in text
     assert "某企业" not in text and "收到请回复" not in text
     assert await scheduler.send_reminder() == 0  # the same day again: nothing
     await harness.stop()
@@ -355,3 +355,39 @@ def test_reminder_config_is_checked(tmp_path: Path) -> None:
                              ("every = 1", r"\[reminders\] every: unknown key")):
         with pytest.raises(ConfigError, match=message):
             load(section)
+
+
+def test_the_reminder_names_notices_that_need_a_person(db_path: Path) -> None:
+    from scheduler import attention, outbox, reminders
+
+    adapters = {b: Recorder(b, []) for b in ("bot-a", "bot-b")}
+
+    def broadcast(db: Database, notice_id: int, when: str) -> dict[str, int]:
+        jobs.schedule(db, notice_id, {"at": when}, now=at(when) - timedelta(hours=1))
+        outbox.release(db, notice_id, 1, adapters, at(when))
+        return {grp: row_id for row_id, grp in db.execute("SELECT id, grp FROM deliveries WHERE notice_id = ?",
+                                                          [notice_id])}
+
+    def setup(db: Database) -> tuple[int, int]:
+        recall = approved_notice(db, "问题产品下架通知", product="某品牌月饼", reply_by="2026-11-25T17:00")
+        for row_id in broadcast(db, recall, "2026-11-20T09:00").values():
+            outbox.record(db, row_id, "sent", at("2026-11-20T09:01"))
+        notices.record_ack(db, recall, "餐饮-东区", "已下架", "店主")
+        other = approved_notice(db)
+        rows = broadcast(db, other, "2026-11-26T09:00")
+        outbox.record(db, rows["餐饮-东区"], "dead", at("2026-11-26T09:01"), "dingtalk 310000: keywords not in content")
+        assert outbox.claim(db, "bot-b", at("2026-11-26T09:01"), 60)["grp"] == "餐饮-西区"
+        outbox.recover(db)  # the gateway stopped while posting to 餐饮-西区: uncertain
+        return recall, other
+
+    recall, other = with_db(db_path, setup)
+    now = at("2026-11-27T09:00")
+    assert with_db(db_path, attention.undelivered, now) == [{"id": other, "title": "标题", "dead": 1, "uncertain": 1}]
+    assert with_db(db_path, attention.unconfirmed_recalls, now) == [
+        {"id": recall, "title": "标题", "reply_by": "2026-11-25 17:00", "groups": ["餐饮-西区"]}]
+    data, message = with_db(db_path, reminders.compose, now)
+    assert message is not None and data["requests"]["pending"] == 0
+    assert f"通知 {other}《标题》：1 个群未送达；1 个群发送中断、是否送达待确认" in message.body
+    assert f"通知 {recall}《标题》：回复期限 2026-11-25 17:00，1 个群未回复“已下架”（餐饮-西区）" in message.body
+    # A week on, staff have seen both every working day: they leave the reminder.
+    assert with_db(db_path, reminders.compose, at("2026-12-04T09:00"))[1] is None
