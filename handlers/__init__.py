@@ -39,6 +39,7 @@ class Context:
     salt: bytes  # per-installation key for sender pseudonyms
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # catalog items by id, for summaries
     top_k: int = 3
+    staff_groups: str = ""  # `[reminders] to`: the groups where 待办 lists the staff's reminder
     now: Callable[[], datetime] = clock.now
     _memo: tuple[Knowledge, OrderedDict[Hashable, Any]] | None = field(default=None, repr=False)
 
@@ -112,10 +113,10 @@ _HANDLERS: list[Handler] = []
 def _handlers() -> list[Handler]:
     """In order; the first to return a Reply wins. Imported late: the handler modules import this one."""
     if not _HANDLERS:
-        from handlers import commands, enquiry, feedback, notice_commands, notice_questions, small_talk
+        from handlers import commands, enquiry, feedback, notice_commands, notice_questions, small_talk, staff
 
-        _HANDLERS.extend([commands.handle, small_talk.handle, notice_commands.handle, notice_questions.handle,
-                          feedback.handle, enquiry.handle])
+        _HANDLERS.extend([commands.handle, staff.handle, small_talk.handle, notice_commands.handle,
+                          notice_questions.handle, feedback.handle, enquiry.handle])
     return _HANDLERS
 
 

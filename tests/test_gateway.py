@@ -480,3 +480,22 @@ async def test_an_internal_failure_is_a_json_500_and_the_platform_may_retry(
     db.close()
     retried = await client.post("/hooks/webhook/open", json=event("小饭桌怎么备案", "broken-1"))
     assert retried.status == 200 and (await retried.json())["answered"] is True
+
+
+async def test_staff_ask_for_their_reminder_in_their_own_group(aiohttp_client: Any, tmp_path: Path) -> None:
+    """待办 in a staff group ([reminders] to) lists today's reminder; in a business group it is just a message."""
+    path = tmp_path / "staff.toml"
+    path.write_text(CONFIG.replace('[[bots]]\nname = "console"', '[reminders]\nto = "内部"\n\n[[bots]]\nname = "console"')
+                    + '\n[[groups]]\nname = "局办公室"\nbot = "open"\nchat = "staff-chat"\ntags = ["内部"]\n',
+                    encoding="utf-8")
+    settings = load_settings(str(path), environ={"HOOK_SECRET": SECRET}, db=str(tmp_path / "s.db"))
+    client = await aiohttp_client(create_app(settings))
+    quiet = await (await client.post("/hooks/webhook/open", json=event("今日待办", "t0", chat="staff-chat"))).json()
+    assert quiet["reply"].endswith("没有需要提醒的事项。") and quiet["request_id"] is None
+    lead = await (await client.post("/hooks/webhook/open", json=event("某小区的化粪池谁管", "t1"))).json()
+    assert lead["request_id"]
+    listed = await (await client.post("/hooks/webhook/open", json=event("有什么待办？", "t2", chat="staff-chat"))).json()
+    assert listed["reply"].startswith("今日待办（") and "待甄别的群聊线索：1 件" in listed["reply"]
+    assert "化粪池" not in listed["reply"]
+    elsewhere = await (await client.post("/hooks/webhook/open", json=event("今日待办", "t3"))).json()
+    assert "今日待办（" not in elsewhere["reply"]
