@@ -16,7 +16,7 @@ __all__ = ["register"]
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="政府信息公开工作年度报告 (annual report)")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
-    annual = verbs.add_parser("annual", help="表三：收到和处理政府信息公开申请情况（制表符分隔，可贴入表格）")
+    annual = verbs.add_parser("annual", help="主动公开条数（按分类）和表三：收到和处理政府信息公开申请情况（制表符分隔，可贴入表格）")
     annual.add_argument("year", type=int, help="年份，如 2026")
     annual.add_argument("--json", action="store_true")
     annual.set_defaults(func=_annual)
@@ -24,18 +24,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _annual(args: argparse.Namespace, ctx: CliContext) -> int:
     table = service.annual_table3(ctx.db(), args.year)
-    if table["untyped"]:  # on stderr, so the table itself can be piped into a spreadsheet as it is
+    table["proactive"] = service.proactive(ctx.db(), args.year)
+    # Warnings go to stderr, so the table itself can be piped into a spreadsheet as it is.
+    if table["untyped"]:
         print(f"注意：{len(table['untyped'])} 件正式申请未登记申请人类型，单列为“{service.UNTYPED}”："
               f"{'、'.join(table['untyped'])}。用 requests applicant 编号 类型 --by 姓名 补登。", file=sys.stderr)
+    if table["proactive"]["undated"]:
+        print(f"注意：公开目录中 {table['proactive']['undated']} 条没有发布日期，未计入主动公开条数。", file=sys.stderr)
     ctx.out(table, _text)
     return 0
+
+
+def _proactive(counts: dict[str, Any], until: str) -> str:
+    def listed(by_category: dict[str, int]) -> str:
+        return f"，其中{'，'.join(f'{c} {n} 条' for c, n in by_category.items())}" if by_category else ""
+
+    return (f"{counts['year']} 年度 二、主动公开政府信息情况{until}\n"
+            f"本年主动公开政府信息 {counts['published']} 条{listed(counts['by_category'])}。\n"
+            f"截至本年底累计主动公开 {counts['total']} 条{listed(counts['total_by_category'])}。\n")
 
 
 def _text(table: dict[str, Any]) -> str:
     columns = table["columns"]
     organisations = [c for c in columns if c in APPLICANT_TYPES[1:]]
     until = "" if table["complete"] else f"（截至 {table['as_of']}，本年度尚未结束）"
-    lines = [f"{table['year']} 年度 三、收到和处理政府信息公开申请情况{until}",
+    lines = [_proactive(table["proactive"], until)] if "proactive" in table else []
+    lines += [f"{table['year']} 年度 三、收到和处理政府信息公开申请情况{until}",
              "\t".join(["", "申请人情况", *[""] * (len(columns) - 1)]),
              "\t".join(["", "自然人", "法人或其他组织", *[""] * (len(organisations) - 1),
                         *columns[1 + len(organisations):]]),

@@ -1,5 +1,7 @@
-"""The annual report's table 三 (收到和处理政府信息公开申请情况, 国办公开办函〔2021〕30号 format) from the store.
+"""The annual report's figures from the store: table 三 (收到和处理政府信息公开申请情况, 国办公开办函〔2021〕30号
+format), and for part 二 (主动公开政府信息情况) the catalog items published in the year and in all, by category.
 
+Table 三:
 Counted over formal requests (staff confirmed receipt) by the applicant's type:
 - 一 新收: received in the year;
 - 二 上年结转: received before the year and not concluded before it began;
@@ -18,8 +20,9 @@ from sqlite_utils import Database
 import clock
 from disclosure.requests import APPLICANT_TYPES
 from errors import InvalidInput
+from knowledge import CATEGORIES
 
-__all__ = ["ROWS", "UNTYPED", "annual_table3"]
+__all__ = ["ROWS", "UNTYPED", "annual_table3", "proactive"]
 
 UNTYPED = "未登记类型"
 
@@ -59,9 +62,7 @@ def annual_table3(db: Database, year: int, now: datetime | None = None) -> dict[
     """{year, as_of, complete (the year is over), columns, rows: [{key, label, depth, counts: {column: n}}], untyped: [numbers of requests without an
     applicant type, counted in their own column], summary: the year's enquiries and possible requests, for the
     report's 总体情况}."""
-    if not 2008 <= year <= 2100:
-        raise InvalidInput(f"年份应在 2008 到 2100 之间: {year}")
-    first, last = date(year, 1, 1).isoformat(), date(year, 12, 31).isoformat()
+    first, last = _year(year)
     rows = db.execute("SELECT id, applicant_type, received_on, status, outcome, concluded_on FROM requests"
                       " WHERE received_on != '' AND received_on <= ? ORDER BY year, seq", [last]).fetchall()
     counts: dict[str, dict[str, int]] = {key: {} for key, _, _ in ROWS}
@@ -96,6 +97,37 @@ def annual_table3(db: Database, year: int, now: datetime | None = None) -> dict[
     today = (now or clock.now()).astimezone(clock.TZ).date()
     return {"year": year, "as_of": min(today, date(year, 12, 31)).isoformat(), "complete": today.year > year,
             "columns": columns, "rows": table, "untyped": untyped, "summary": _summary(db, first, last)}
+
+
+def proactive(db: Database, year: int) -> dict[str, Any]:
+    """Part 二 as the 2013 report states it (本年主动公开 N 条，其中机构职能 a 条…；累计 M 条): catalog items by their
+    publication date, in the year and up to its end, by category; `undated`: items with no date, counted in
+    neither (the report cannot place them)."""
+    first, last = _year(year)
+    in_year: dict[str, int] = {}
+    in_all: dict[str, int] = {}
+    undated = 0
+    for category, published in db.execute("SELECT category, published FROM catalog"):
+        if not published:
+            undated += 1
+            continue
+        if published <= last:
+            in_all[category] = in_all.get(category, 0) + 1
+            if published >= first:
+                in_year[category] = in_year.get(category, 0) + 1
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+
+    def ordered(counts: dict[str, int]) -> dict[str, int]:
+        return dict(sorted(counts.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+    return {"year": year, "published": sum(in_year.values()), "by_category": ordered(in_year),
+            "total": sum(in_all.values()), "total_by_category": ordered(in_all), "undated": undated}
+
+
+def _year(year: int) -> tuple[str, str]:
+    if not 2008 <= year <= 2100:
+        raise InvalidInput(f"年份应在 2008 到 2100 之间: {year}")
+    return date(year, 1, 1).isoformat(), date(year, 12, 31).isoformat()
 
 
 def _summary(db: Database, first: str, last: str) -> dict[str, int]:

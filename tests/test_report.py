@@ -169,3 +169,29 @@ def test_a_past_year_is_complete_and_this_one_is_as_of_today(db: Database) -> No
     running = report.annual_table3(db, 2026, now=at("2026-01-06T10:00"))
     assert (done["complete"], done["as_of"]) == (True, "2025-12-31")
     assert (running["complete"], running["as_of"]) == (False, "2026-01-06")
+
+
+def test_part_two_counts_catalog_items_by_publication_date_and_category(tmp_path: Path, db: Database,
+                                                                         capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot
+    from knowledge.catalog import import_file
+
+    items = [("a", "机构职能", "2025-06-01"), ("b", "预警信息", "2026-01-01"), ("c", "预警信息", "2026-12-31"),
+             ("d", "规范性文件", "2026-03-15"), ("e", "办事指南", "2027-01-01"), ("f", "其它信息", "")]
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(json.dumps({"id": i, "title": f"标题{i}", "category": c, "published": p,
+                                          "body": "正文"}, ensure_ascii=False) for i, c, p in items), encoding="utf-8")
+    import_file(db, str(path))
+    counts = report.proactive(db, 2026)
+    assert (counts["published"], counts["total"], counts["undated"]) == (3, 4, 1)
+    assert list(counts["by_category"].items()) == [("规范性文件", 1), ("预警信息", 2)]  # the catalog's order
+    assert counts["total_by_category"] == {"机构职能": 1, "规范性文件": 1, "预警信息": 2}
+    monkeypatch.delenv("GONGKAI_DB", raising=False)
+    monkeypatch.delenv("GONGKAI_CONFIG", raising=False)
+    db.close()
+    assert bot.main(["--db", str(tmp_path / "report.db"), "report", "annual", "2026"]) == 0
+    out, err = capsys.readouterr()
+    assert "本年主动公开政府信息 3 条，其中规范性文件 1 条，预警信息 2 条。" in out
+    assert "截至本年底累计主动公开 4 条，其中机构职能 1 条，规范性文件 1 条，预警信息 2 条。" in out
+    assert "1 条没有发布日期" in err
