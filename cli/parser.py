@@ -4,6 +4,7 @@ to read the usage, instead of the whole usage and an English message."""
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import re
 import sys
@@ -16,8 +17,18 @@ _TYPES = {"int": "整数", "float": "数字"}
 _COMMANDS = ("COMMAND", "VERB")  # the metavars of the subcommand choices
 
 
+def _unquoted(text: str) -> str:
+    """argparse shows a value as repr() ('x', or "a'b"); choices too up to Python 3.11, bare from 3.12."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return value if isinstance(value, str) else text
+
+
 def _choice(match: re.Match[str]) -> str:
-    name, value, choices = match.group(1), match.group(2).strip("'"), re.findall(r"'([^']*)'", match.group(3))
+    name, value = match.group(1), _unquoted(match.group(2))
+    choices = [_unquoted(c.strip()) for c in re.split(r",\s*(?=['\"\w])", match.group(3))]
     what = "没有这个命令" if name in _COMMANDS else f"{name} 没有这个取值"
     near = difflib.get_close_matches(value, choices, n=1)
     guess = f"，是不是 {near[0]}？" if near else ""
@@ -28,8 +39,10 @@ def _choice(match: re.Match[str]) -> str:
 _MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"the following arguments are required: (.*)"), r"缺少必填的参数：\1"),
     (re.compile(r"unrecognized arguments: (.*)"), r"无法识别的参数：\1"),
-    (re.compile(r"argument (\S+): invalid choice: ('.*?') \(choose from (.*)\)"), _choice),
-    (re.compile(r"argument (\S+): expected one argument"), r"\1 后面需要一个值"),
+    (re.compile(r"one of the arguments (.*) is required"), r"须指定其中之一：\1"),
+    (re.compile(r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)"), _choice),
+    (re.compile(r"argument (\S+): expected one argument"), r"\1 后面需要一个值（值以 - 开头时写成 \1=值）"),
+    (re.compile(r"argument (\S+): ignored explicit argument (.*)"), r"\1 不带值（多了 \2）"),
     (re.compile(r"argument (\S+): expected at least one argument"), r"\1 后面至少需要一个值"),
     (re.compile(r"argument (\S+): invalid (int|float) value: (.*)"),
      lambda m: f"{m.group(1)} 的值 {m.group(3)} 不是{_TYPES[m.group(2)]}"),

@@ -29,8 +29,12 @@ def _annual(args: argparse.Namespace, ctx: CliContext) -> int:
     if table["untyped"]:
         print(f"注意：{len(table['untyped'])} 件正式申请未登记申请人类型，单列为“{service.UNTYPED}”："
               f"{'、'.join(table['untyped'])}。用 requests applicant 编号 类型 --by 姓名 补登。", file=sys.stderr)
-    if table["proactive"]["undated"]:
-        print(f"注意：公开目录中 {table['proactive']['undated']} 条没有发布日期，未计入主动公开条数。", file=sys.stderr)
+    undated, demo = table["proactive"]["undated"], table["proactive"]["demo"]
+    if undated:
+        shown = "、".join(undated[:10]) + ("等" if len(undated) > 10 else "")
+        print(f"注意：公开目录中 {len(undated)} 条没有发布日期，未计入主动公开条数：{shown}。", file=sys.stderr)
+    if demo:
+        print(f"注意：公开目录中 {demo} 条是演示数据，未计入主动公开条数。", file=sys.stderr)
     ctx.out(table, _text)
     return 0
 

@@ -113,7 +113,7 @@ def _line(request: dict[str, Any]) -> str:
     if request.get("correction_overdue"):
         due += f"（补正期限 {request['correction_due']} 已过，未收到补正：可按 other_no_correction 办结）"
     elif request.get("correction_due") and request["status"] == "correcting":
-        due += f"  补正期限 {request['correction_due']}"
+        due += f"  补正期限 {request['correction_due']}" + ("（预估）" if request.get("due_estimated") else "")
     if request.get("consult_overdue"):
         due += f"（暂停计时，征求意见已过 {request['consult_due']}，请恢复计时）"
     elif request.get("paused_on"):

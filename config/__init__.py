@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import (
+    MAX_AHEAD,
     BotConfig,
     CatalogConfig,
     GroupConfig,
@@ -33,7 +34,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "reminders": {"to": str, "at": str, "ahead": int},
 }
 _GROUP_KEYS: dict[str, type | tuple[type, ...]] = {"name": str, "bot": str, "chat": (str, int), "tags": list}
-_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -84,7 +85,7 @@ def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], d
     web, sched, cat = sections["web"], sections["scheduler"], sections["catalog"]
     for section, key, low, high in (("web", "port", 0, 65535), ("web", "max_body", 1, None),
                                     ("catalog", "top_k", 1, None), ("scheduler", "poll_interval", 0.001, None),
-                                    ("reminders", "ahead", 1, 20)):
+                                    ("reminders", "ahead", 1, MAX_AHEAD)):
         value = sections[section].get(key)
         if value is not None and (value < low or high is not None and value > high):
             limits = f"{low}-{high}" if high is not None else f">= {low}"
@@ -125,17 +126,19 @@ def _reminders(table: dict[str, Any], name: str) -> RemindersConfig:
     from scheduler.groups import parse_expr  # here, not at the top: the scheduler imports config
 
     to, at = table.get("to", "").strip(), table.get("at", "09:00").strip()
-    if "*" in to:
-        raise ConfigError(f"{name}: [reminders] to: the reminder is for the staff's own groups: name them or their "
-                          f"tag, not * (got {to!r})")
     if to:
         try:
-            parse_expr(to)
+            terms = parse_expr(to)
         except InvalidInput as exc:
             raise ConfigError(f"{name}: [reminders] to: {exc}") from None
-    if not _CLOCK_TIME.match(at):
+        # Each alternative must name the staff's groups: `*` or `!内部` alone would reach every business group.
+        if not all(any(not negated and tag != "*" for negated, tag in term) for term in terms):
+            raise ConfigError(f"{name}: [reminders] to: the reminder is for the staff's own groups: name them or "
+                              f"their tag in every alternative, without * or a ! term alone (got {to!r})")
+    clock_time = _CLOCK_TIME.match(at)
+    if not clock_time:
         raise ConfigError(f"{name}: [reminders] at: expected a time of day HH:MM such as 09:00, got {at!r}")
-    return RemindersConfig(to=to, at=at, ahead=table.get("ahead", 5))
+    return RemindersConfig(to=to, at=f"{int(clock_time[1]):02d}:{clock_time[2]}", ahead=table.get("ahead", 5))
 
 
 def _relative(value: str, base: Path) -> Path:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig", "CatalogConfig", "RemindersConfig"]
+__all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig", "CatalogConfig", "RemindersConfig",
+           "MAX_AHEAD"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,9 @@ class WebConfig:
 class CatalogConfig:
     seed: str = ""  # file loaded into an empty catalog by the embedded default run
     top_k: int = 3
+
+
+MAX_AHEAD = 20  # working days the reminder may look ahead: a whole reply period, more would list every request
 
 
 @dataclass(frozen=True, slots=True)

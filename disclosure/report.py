@@ -101,15 +101,20 @@ def annual_table3(db: Database, year: int, now: datetime | None = None) -> dict[
 
 def proactive(db: Database, year: int) -> dict[str, Any]:
     """Part 二 as the 2013 report states it (本年主动公开 N 条，其中机构职能 a 条…；累计 M 条): catalog items by their
-    publication date, in the year and up to its end, by category; `undated`: items with no date, counted in
-    neither (the report cannot place them)."""
+    publication date, in the year and up to its end, by category. Counted in neither: `undated` (the ids of items
+    with no date: the report cannot place them) and `demo` (how many items are sample data)."""
     first, last = _year(year)
     in_year: dict[str, int] = {}
     in_all: dict[str, int] = {}
-    undated = 0
-    for category, published in db.execute("SELECT category, published FROM catalog"):
+    undated: list[str] = []
+    demo = 0
+    for item_id, category, published, sample in db.execute("SELECT id, category, published, demo FROM catalog"
+                                                           " ORDER BY id"):
+        if sample:
+            demo += 1
+            continue
         if not published:
-            undated += 1
+            undated.append(item_id)
             continue
         if published <= last:
             in_all[category] = in_all.get(category, 0) + 1
@@ -121,7 +126,7 @@ def proactive(db: Database, year: int) -> dict[str, Any]:
         return dict(sorted(counts.items(), key=lambda kv: order.get(kv[0], len(order))))
 
     return {"year": year, "published": sum(in_year.values()), "by_category": ordered(in_year),
-            "total": sum(in_all.values()), "total_by_category": ordered(in_all), "undated": undated}
+            "total": sum(in_all.values()), "total_by_category": ordered(in_all), "undated": undated, "demo": demo}
 
 
 def _year(year: int) -> tuple[str, str]:

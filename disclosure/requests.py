@@ -269,13 +269,20 @@ def reply_due(request: dict[str, Any], calendar: Any) -> tuple[date, bool]:
 
 def recompute_due_dates(db: Database, calendar: Any, now: datetime | None = None) -> int:
     """After the working-day calendar changed (an override, a confirmed year), the open requests' due dates as
-    that calendar gives them; each change goes into the request's history. How many changed."""
-    cursor = db.execute("SELECT * FROM requests WHERE status = 'accepted' AND received_on != ''")
+    that calendar gives them, and the ends of 补正 periods; each change goes into the request's history. How many
+    changed."""
+    cursor = db.execute("SELECT * FROM requests WHERE received_on != '' AND (status = 'accepted'"
+                        " OR status = 'correcting' AND correction_days > 0)")
     changed = 0
     for request in [_as_dict(cursor, row) for row in cursor.fetchall()]:
-        due, estimated = reply_due(request, calendar)
-        if (due.isoformat(), int(estimated)) != (request["reply_due"], request["due_estimated"]):
-            _update(db, request, now, reply_due=due.isoformat(), due_estimated=int(estimated))
+        if request["status"] == "correcting":
+            field = "correction_due"
+            due, estimated = calendar.due(date.fromisoformat(request["correction_asked_on"]), request["correction_days"])
+        else:
+            field = "reply_due"
+            due, estimated = reply_due(request, calendar)
+        if (due.isoformat(), int(estimated)) != (request[field], request["due_estimated"]):
+            _update(db, request, now, **{field: due.isoformat(), "due_estimated": int(estimated)})
             changed += 1
     return changed
 
@@ -309,9 +316,9 @@ def ask_correction(db: Database, number: str, by: str, items: str, calendar: Any
     day = _step_day(on, request["received_on"], "补正告知日", "收到日", now)
     limit = calendar.add_workdays(date.fromisoformat(request["received_on"]), _CORRECTION_NOTICE_DAYS)
     late = f"（晚于条例第三十条规定的 {limit.isoformat()}）" if day > limit else ""
-    due = calendar.add_workdays(day, within)
+    due, estimated = calendar.due(day, within)
     return _update(db, request, now, status="correcting", correction_asked_on=day.isoformat(), reply_due="",
-                   due_estimated=0, correction_due=due.isoformat(),
+                   due_estimated=int(estimated), correction_due=due.isoformat(), correction_days=within,
                    note=_signed(f"{by} {day.isoformat()} 告知申请人补正，补正期限 {due.isoformat()}{late}", items))
 
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 import clock
+from config.settings import RemindersConfig
 from knowledge import Answer, Knowledge
 from knowledge.lexicon import READ_LIMIT
 from platforms import Inbound
@@ -39,7 +40,7 @@ class Context:
     salt: bytes  # per-installation key for sender pseudonyms
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # catalog items by id, for summaries
     top_k: int = 3
-    staff_groups: str = ""  # `[reminders] to`: the groups where 待办 lists the staff's reminder
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)  # `to`: the groups where 待办 is answered
     now: Callable[[], datetime] = clock.now
     _memo: tuple[Knowledge, OrderedDict[Hashable, Any]] | None = field(default=None, repr=False)
 

@@ -21,12 +21,13 @@ _TRIM = " \t\r\n。.！!？?，,"
 
 
 def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
-    if not ctx.staff_groups or not _TODO.fullmatch(normalize(event.text).strip(_TRIM)):
+    staff = ctx.reminders.to
+    if not staff or not _TODO.fullmatch(normalize(event.text).strip(_TRIM)):
         return None
     group = groups.find_group(db, event.bot, event.chat)
-    if group is None or group not in groups.select_groups(db, ctx.staff_groups):
+    if group is None or group not in groups.select_groups(db, staff):
         return None
-    data, message = reminders.compose(db, ctx.now())
+    data, message = reminders.compose(db, ctx.now(), ctx.reminders.ahead)
     if message is None:
         return Reply(f"{data['day']} 没有需要提醒的事项。", kind="command")
     return Reply(f"{message.title}\n\n{message.body}", kind="command")

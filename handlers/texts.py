@@ -112,11 +112,13 @@ def request_status(request: Mapping[str, Any], own: bool = False) -> str:
         text += f"\n收到日：{request['received_on']}。"
     if request["status"] == "answered" and request.get("outcome"):
         text += f"\n答复结果：{outcome_text(str(request['outcome']))}。"
+    elif request.get("correction_overdue"):
+        text += (f"\n补正期限 {request['correction_due']} 已过，尚未收到补正：无正当理由逾期不补正的，视为放弃申请"
+                 "（条例第三十条）。")
     elif request["status"] == "correcting":
-        by = f"请于 {request['correction_due']} 前" if request.get("correction_due") else "请"
+        due = request.get("correction_due")
+        by = f"请在 {due}{_estimated(request)}（含当日）之前" if due else "请"
         text += f"\n{by}按告知的事项补正；收到补正之日起重新计算答复期限（条例第三十条）。"
-        if request.get("correction_overdue"):
-            text += "补正期限已过：无正当理由逾期不补正的，视为放弃申请。"
     elif request.get("paused_on"):  # the due date will move: say so rather than show a date that may have passed
         text += f"\n答复期限：暂停计时中（暂停前为 {request['reply_due']}）。" + PAUSED
     elif request.get("reply_due"):
@@ -126,8 +128,13 @@ def request_status(request: Mapping[str, Any], own: bool = False) -> str:
     return text
 
 
+def _estimated(request: Mapping[str, Any]) -> str:
+    """（预估）: the running date (the reply's, or while correcting the correction's) lies in an unconfirmed year."""
+    return "（预估）" if request.get("due_estimated") else ""
+
+
 def _due_marks(request: Mapping[str, Any]) -> str:
-    return ("（预估）" if request.get("due_estimated") else "") + ("（已依法延期）" if request.get("extended") else "")
+    return _estimated(request) + ("（已依法延期）" if request.get("extended") else "")
 
 
 def request_detail(request: Mapping[str, Any]) -> str:
@@ -140,9 +147,12 @@ def request_detail(request: Mapping[str, Any]) -> str:
     if request.get("received_on"):
         lines.append(f"收到日：{request['received_on']}")
     if request.get("correction_asked_on"):
-        corrected = f"，{request['corrected_on']} 收到补正" if request.get("corrected_on") else "，待补正"
+        waiting = request["status"] == "correcting"
+        corrected = (f"，{request['corrected_on']} 收到补正" if request.get("corrected_on")
+                     else "，待补正" if waiting else "，未收到补正")
         due = f"，补正期限 {request['correction_due']}" if request.get("correction_due") else ""
-        late = "（已过，未收到补正）" if request.get("correction_overdue") else ""
+        due += _estimated(request) if due and waiting else ""
+        late = "（已过）" if request.get("correction_overdue") else ""
         lines.append(f"补正：{request['correction_asked_on']} 告知{due}{late}{corrected}")
     if request.get("reply_due"):
         overdue = "，已逾期" if request.get("overdue") else ""

@@ -24,13 +24,13 @@ _RECALL = "问题产品下架通知"
 
 
 def undelivered(db: Database, now: datetime) -> list[dict[str, Any]]:
-    """Per notice, the groups left `dead` or `uncertain` in the last RECENT (the reminder itself left out)."""
+    """Per notice, the groups left `dead` or `uncertain` in the last RECENT; the reminder's own too, so one staff
+    group hears that another did not get it (and `bot.py digest` shows it when none did)."""
     out: dict[int, dict[str, Any]] = {}
     for notice_id, title, status, count in db.execute(
             "SELECT d.notice_id, n.title, d.status, COUNT(DISTINCT d.grp) FROM deliveries d JOIN notices n"
-            " ON n.id = d.notice_id WHERE d.status IN ('dead', 'uncertain') AND d.updated_at >= ? AND n.kind != ?"
-            " GROUP BY d.notice_id, d.status ORDER BY d.notice_id",
-            [clock.iso(now - RECENT), templates.REMINDER_KIND]):
+            " ON n.id = d.notice_id WHERE d.status IN ('dead', 'uncertain') AND d.updated_at >= ?"
+            " GROUP BY d.notice_id, d.status ORDER BY d.notice_id", [clock.iso(now - RECENT)]):
         out.setdefault(notice_id, {"id": notice_id, "title": title, "dead": 0, "uncertain": 0})[status] = count
     return list(out.values())
 

@@ -380,10 +380,11 @@ def show(db: Database, notice_id: int | str) -> dict[str, Any]:
 
 
 def latest_sent(db: Database, group: str, kind: str | None = None) -> dict[str, Any] | None:
-    """The newest notice actually delivered to `group` (optionally of one kind)."""
+    """The newest notice actually delivered to `group` (optionally of one kind) that a group may answer or ask
+    about: never the staff's 办理提醒, which would take a 收到 meant for the notice before it."""
     sql = ("SELECT n.id FROM deliveries d JOIN notices n ON n.id = d.notice_id WHERE d.grp = ? AND d.status = 'sent'"
-           + (" AND n.kind = ?" if kind else "") + " ORDER BY d.sent_at DESC, d.id DESC LIMIT 1")
-    row = db.execute(sql, [group, kind] if kind else [group]).fetchone()
+           " AND n.kind != ?" + (" AND n.kind = ?" if kind else "") + " ORDER BY d.sent_at DESC, d.id DESC LIMIT 1")
+    row = db.execute(sql, [group, templates.REMINDER_KIND, *([kind] if kind else [])]).fetchone()
     return get_notice(db, row[0]) if row else None
 
 

@@ -8,6 +8,7 @@ by the program from numbers and dates only, so it skips the two-person review th
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +19,13 @@ from config.settings import RemindersConfig
 from disclosure import digest
 from disclosure.workdays import load_calendar
 from platforms import Message
-from scheduler import attention, notices
+from scheduler import attention, groups, notices
 from scheduler.templates import REMINDER_KIND
 from store import bump, dumps
 
 __all__ = ["compose", "queue", "due_time", "missed_today"]
+
+log = logging.getLogger(__name__)
 
 
 def due_time(config: RemindersConfig, now: datetime) -> datetime:
@@ -57,6 +60,9 @@ def queue(db: Database, config: RemindersConfig, now: datetime) -> int | None:
         return None
     _, message = compose(db, now, config.ahead)
     if message is None:
+        return None
+    if not groups.select_groups(db, config.to):
+        log.warning("[reminders] to = %r matches no group: today's reminder reaches nobody (groups list)", config.to)
         return None
     stamp = clock.iso(now)
     notice = {"kind": REMINDER_KIND, "title": message.title, "body": message.body, "fields": {"day": today.isoformat()},

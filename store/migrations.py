@@ -197,6 +197,9 @@ def m008_request_steps(db: Database) -> None:
 
 @migrations()
 def m009_correction_due(db: Database) -> None:
-    # art.30: the 补正 notice sets a reasonable period; past it, the request may be closed as 逾期不补正.
-    # Notices sent before this column have none recorded, and nothing stops closing them.
+    # art.30: the 补正 notice sets a reasonable period (`correction_days` working days, so a calendar change can
+    # recount it); past its end the request may be closed as 逾期不补正. While correcting there is no reply
+    # date, and `due_estimated` marks the correction's end instead. Notices sent before these columns have
+    # no period recorded, and nothing stops closing them.
     db.execute("ALTER TABLE requests ADD COLUMN correction_due TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE requests ADD COLUMN correction_days INTEGER NOT NULL DEFAULT 0")

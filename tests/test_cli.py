@@ -215,6 +215,13 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert exit_info.value.code == 0 and "用法：" in capsys.readouterr().out
 
 
+def test_newer_pythons_list_choices_without_quotes() -> None:
+    from cli.parser import translate
+
+    assert translate("argument --status: invalid choice: 'pendng' (choose from pending, accepted)") == \
+        "--status 没有这个取值：'pendng'，是不是 pending？（可选：pending、accepted）"
+
+
 @pytest.mark.parametrize(("args", "expected"), [
     (["requests", "answer", "2026-0001", "--outcome", "grantd", "--by", "x"],
      "bot.py requests answer：--outcome 没有这个取值：'grantd'，是不是 granted？（可选：already_public、"),
@@ -223,6 +230,11 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     (["run", "--port", "abc"], "bot.py run：--port：端口应为 0–65535 的整数：'abc'"),
     (["report", "annual", "二〇二六"], "bot.py report annual：year 的值 '二〇二六' 不是整数"),
     (["requests", "list", "--x"], "bot.py：无法识别的参数：--x"),
+    (["notice", "schedule", "1"], "bot.py notice schedule：须指定其中之一：--now --at --cron"),
+    (["digest", "--json=1"], "bot.py digest：--json 不带值（多了 '1'）"),
+    (["requests", "correction", "1", "--by", "x", "--items", "-缺地址"],
+     "bot.py requests correction：--items 后面需要一个值（值以 - 开头时写成 --items=值）"),
+    (["requests", "list", "--status", "a'b"], "bot.py requests list：--status 没有这个取值：\"a'b\"（可选：pending、"),
 ])
 def test_command_line_mistakes_are_one_chinese_line(capsys: pytest.CaptureFixture[str], args: list[str],
                                                      expected: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from sqlite_utils import Database
 
 import clock
-from config.settings import GroupConfig, SchedulerConfig, Settings
+from config.settings import GroupConfig, RemindersConfig, SchedulerConfig, Settings
 from errors import InvalidInput
 from platforms import Message, Platform, Target
 from scheduler import Scheduler, groups, jobs, notices
@@ -281,8 +281,6 @@ def _staff_and_overdue(db: Database) -> str:
 def _with_reminders(harness: Harness, to: str = "内部", at_time: str = "09:00") -> None:
     from dataclasses import replace
 
-    from config.settings import RemindersConfig
-
     harness.settings = replace(harness.settings, reminders=RemindersConfig(to=to, at=at_time))
 
 
@@ -349,8 +347,11 @@ def test_reminder_config_is_checked(tmp_path: Path) -> None:
         return load_settings(path, environ={})
 
     assert load('to = "内部"\nat = "08:30"\nahead = 3').reminders.hour_minute == (8, 30)
-    for section, message in (('to = "*"', "not \\*"), ('to = "内部+"', r"\[reminders\] to: 目标表达式"),
-                             ('at = "9:00"', r"\[reminders\] at: expected a time of day HH:MM"),
+    assert load('to = "内部+!外包"\nat = "8:05"').reminders.at == "08:05"
+    for section, message in (('to = "*"', "without \\*"), ('to = "＊"', "without \\*"),
+                             ('to = "!内部"', "a ! term alone"), ('to = "内部,!外包"', "every alternative"),
+                             ('to = "内部+"', r"\[reminders\] to: 目标表达式"),
+                             ('at = "9:0"', r"\[reminders\] at: expected a time of day HH:MM"),
                              ('at = "24:00"', "HH:MM"), ("ahead = 0", r"\[reminders\] ahead: expected 1-20"),
                              ("every = 1", r"\[reminders\] every: unknown key")):
         with pytest.raises(ConfigError, match=message):
@@ -391,3 +392,27 @@ def test_the_reminder_names_notices_that_need_a_person(db_path: Path) -> None:
     assert f"通知 {recall}《标题》：回复期限 2026-11-25 17:00，1 个群未回复“已下架”（餐饮-西区）" in message.body
     # A week on, staff have seen both every working day: they leave the reminder.
     assert with_db(db_path, reminders.compose, at("2026-12-04T09:00"))[1] is None
+
+
+async def test_the_reminder_is_not_what_a_staff_group_acknowledges_and_needs_a_group(harness: Harness) -> None:
+    from scheduler import reminders
+
+    def notice_to_staff(db: Database) -> int:
+        _staff_and_overdue(db)
+        notice_id = int(notices.create_notice(db, "通知公告", "内部会议", "正文", "内部", {}, "alice")["id"])
+        notices.submit(db, notice_id, "alice")
+        notices.approve(db, notice_id, "bob")
+        jobs.schedule(db, notice_id, {"now": True}, now=at("2026-11-27T08:30"))
+        return notice_id
+
+    notice_id = with_db(harness.path, notice_to_staff)
+    _with_reminders(harness)
+    harness.now.moment = at("2026-11-27T08:30:00")
+    scheduler = await harness.start()
+    await harness.wait_sent(1)  # 工作人员 only: 局办公室 subscribes to 培训通知 alone
+    harness.now.moment = at("2026-11-27T09:00:00")
+    await scheduler.send_reminder()
+    await harness.wait_sent(3)
+    acked = with_db(harness.path, notices.acknowledge, "工作人员", "收到")
+    assert acked is not None and acked["id"] == notice_id  # the meeting notice, not the reminder sent after it
+    assert with_db(harness.path, reminders.queue, RemindersConfig(to="不存在"), at("2026-11-30T09:00")) is None

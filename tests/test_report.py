@@ -184,7 +184,7 @@ def test_part_two_counts_catalog_items_by_publication_date_and_category(tmp_path
                                           "body": "正文"}, ensure_ascii=False) for i, c, p in items), encoding="utf-8")
     import_file(db, str(path))
     counts = report.proactive(db, 2026)
-    assert (counts["published"], counts["total"], counts["undated"]) == (3, 4, 1)
+    assert (counts["published"], counts["total"], counts["undated"], counts["demo"]) == (3, 4, ["f"], 0)
     assert list(counts["by_category"].items()) == [("规范性文件", 1), ("预警信息", 2)]  # the catalog's order
     assert counts["total_by_category"] == {"机构职能": 1, "规范性文件": 1, "预警信息": 2}
     monkeypatch.delenv("GONGKAI_DB", raising=False)
@@ -194,4 +194,13 @@ def test_part_two_counts_catalog_items_by_publication_date_and_category(tmp_path
     out, err = capsys.readouterr()
     assert "本年主动公开政府信息 3 条，其中规范性文件 1 条，预警信息 2 条。" in out
     assert "截至本年底累计主动公开 4 条，其中机构职能 1 条，规范性文件 1 条，预警信息 2 条。" in out
-    assert "1 条没有发布日期" in err
+    assert "1 条没有发布日期，未计入主动公开条数：f。" in err
+
+
+def test_part_two_leaves_the_demo_catalog_out(db: Database) -> None:
+    from knowledge.catalog import seed_demo
+
+    ROOT = Path(__file__).resolve().parent.parent
+    seeded = seed_demo(db, str(ROOT / "knowledge" / "data" / "demo_catalog.jsonl"))
+    counts = report.proactive(db, 2013)
+    assert seeded > 0 and counts["demo"] == seeded and counts["published"] == counts["total"] == 0

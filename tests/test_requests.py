@@ -282,7 +282,7 @@ def test_a_correction_stops_the_clock_and_restarts_it_when_the_correction_arrive
     assert "晚于" not in asked["note"] and "请写明材料名称或文号" in asked["note"]
     assert service.get_request(db, number, date(2026, 12, 31))["overdue"] is False  # the clock is stopped
     assert asked["correction_due"] == "2026-11-26"  # 15 working days from the notice, unless --within says
-    assert "请于 2026-11-26 前按告知的事项补正" in texts.request_status(asked, own=True)
+    assert "请在 2026-11-26（含当日）之前按告知的事项补正" in texts.request_status(asked, own=True)
     with pytest.raises(InvalidInput, match="早于补正告知日 2026-11-05"):
         service.record_correction(db, number, date(2026, 11, 4), "张三", calendar, now=at("2026-11-16T10:00"))
     corrected = service.record_correction(db, number, date(2026, 11, 16), "李四", calendar, now=at("2026-11-16T10:00"))
@@ -317,11 +317,31 @@ def test_a_correction_period_that_passes_makes_the_request_one_to_chase(db: Data
                                now=at("2026-11-10T18:00"))
     [late] = service.list_requests(db, overdue=True, today=date(2026, 11, 11))
     assert (late["id"], late["correction_overdue"], late["overdue"]) == (number, True, False)
-    assert "补正期限已过" in texts.request_status(late, own=True)
-    assert "补正期限 2026-11-10（已过，未收到补正）" in texts.request_detail(late)
+    status = texts.request_status(late, own=True)
+    assert "补正期限 2026-11-10 已过，尚未收到补正" in status and "请在" not in status  # one thing, not two
+    assert "补正：2026-11-03 告知，补正期限 2026-11-10（已过），待补正" in texts.request_detail(late)
     done = service.answer_request(db, number, "other_no_correction", "张三", now=at("2026-11-11T10:00"))
     assert (done["status"], done["concluded_on"]) == ("answered", "2026-11-11")
+    assert "补正期限 2026-11-10，未收到补正" in texts.request_detail(done)
     assert service.list_requests(db, overdue=True, today=date(2026, 11, 30)) == []
+
+
+def test_a_calendar_change_recounts_the_correction_period_and_marks_it_estimated(db: Database) -> None:
+    from disclosure.workdays import set_override
+
+    number = formal(db, "问题", "2026-11-02")
+    asked = service.ask_correction(db, number, "张三", "补充信息名称", load_calendar(db), date(2026, 11, 27),
+                                   now=at("2026-11-27T10:00"), within=60)
+    assert (asked["correction_due"], asked["due_estimated"]) == ("2027-02-26", 1)  # 2027 is not confirmed yet
+    assert "补正期限 2027-02-26（预估）" in texts.request_detail(asked)
+    assert "请在 2027-02-26（预估）（含当日）之前" in texts.request_status(asked, own=True)
+    set_override(db, date(2026, 12, 31), "rest")  # staff learn of a day off: the period ends a working day later
+    assert service.recompute_due_dates(db, load_calendar(db)) == 0  # set_override recounted it already
+    moved = service.get_request(db, number)
+    assert (moved["correction_due"], moved["reply_due"], moved["status"]) == ("2027-03-01", "", "correcting")
+    with pytest.raises(InvalidInput, match="补正期限 2027-03-01 尚未届满"):
+        service.answer_request(db, number, "other_no_correction", "张三", on=date(2027, 2, 26),
+                               now=at("2027-02-26T18:00"))
 
 
 def test_outcomes_that_need_a_correction_step(db: Database) -> None:
@@ -479,10 +499,10 @@ def test_the_daily_reminder_lists_what_needs_doing_in_numbers_and_dates_only(db:
     open_one(db, "奶粉抽检", sender="b", when="2026-11-25T10:00")
 
     found = digest.build(db, calendar, date(2026, 11, 27))
-    assert found.overdue == [{"id": late, "reply_due": "2026-11-23", "late": 4}]
-    assert found.due_today == [{"id": today, "reply_due": "2026-11-27"}]
-    assert found.due_soon == [{"id": soon, "reply_due": "2026-11-30", "left": 1}]
-    assert found.correction_overdue == [{"id": correcting, "correction_due": "2026-11-10"}]
+    assert found.overdue == [{"id": late, "reply_due": "2026-11-23", "estimated": False, "late": 4}]
+    assert found.due_today == [{"id": today, "reply_due": "2026-11-27", "estimated": False}]
+    assert found.due_soon == [{"id": soon, "reply_due": "2026-11-30", "estimated": False, "left": 1}]
+    assert found.correction_overdue == [{"id": correcting, "correction_due": "2026-11-10", "estimated": False}]
     assert found.consult_overdue == [{"id": paused, "paused_on": "2026-11-03", "consult_due": "2026-11-24"}]
     assert (found.pending, found.pending_since) == (2, "2026-11-20")
     body = "\n".join(digest.lines(found))
@@ -491,6 +511,20 @@ def test_the_daily_reminder_lists_what_needs_doing_in_numbers_and_dates_only(db:
     for question in ("张三", "李四", "药店", "火锅", "奶粉", "某公司"):  # no question, no person: it goes through a chat
         assert question not in body
     assert "个工作日内到期" not in "\n".join(digest.lines(digest.build(db, calendar, date(2026, 11, 27), ahead=0)))
+
+
+def test_the_daily_reminder_marks_estimated_dates_and_reads_on_a_day_off(db: Database) -> None:
+    from disclosure import digest
+
+    calendar, now = load_calendar(db), at("2026-12-28T09:00")
+    ahead = service.register_request(db, "问题", date(2026, 12, 15), "张三", calendar, now=now)["id"]  # due 2027-01-13
+    friday = service.register_request(db, "问题二", date(2026, 10, 30), "张三", calendar, now=now)["id"]  # due 11-27
+    text = "\n".join(digest.lines(digest.build(db, calendar, date(2027, 1, 8))))
+    assert f"{ahead}：期限 2027-01-13（预估），还有 3 个工作日" in text  # 2027's schedule is not confirmed
+    saturday = "\n".join(digest.lines(digest.build(db, calendar, date(2026, 11, 28))))
+    assert f"{friday}：期限 2026-11-27，已逾期" in saturday  # no working day has passed since, but it is late
+    monday = "\n".join(digest.lines(digest.build(db, calendar, date(2026, 11, 30))))
+    assert f"{friday}：期限 2026-11-27，已超过 1 个工作日" in monday
 
 
 def test_the_daily_reminder_is_empty_when_nothing_needs_doing(db: Database) -> None:
@@ -513,3 +547,26 @@ def test_cli_digest_prints_the_reminder(cli: Cli) -> None:
     code, out, _ = cli("digest", "--json")
     data = json.loads(out)
     assert code == 0 and data["requests"]["pending"] == 1 and data["undelivered"] == [], number
+
+
+def test_cli_digest_looks_as_far_ahead_as_the_config_says(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot
+
+    for name in [k for k in os.environ if k.startswith("GONGKAI_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "c.toml"
+    config.write_text('[reminders]\nto = "内部"\nahead = 12\n', encoding="utf-8")
+    base = ["--config", str(config), "--db", str(tmp_path / "c.db")]
+    today = clock.now().date()
+    assert bot.main([*base, "requests", "new", "--question", "问题", "--received", today.isoformat(),
+                     "--by", "张三"]) == 0  # due 20 working days on: beyond 12
+    capsys.readouterr()
+    assert bot.main([*base, "digest", "--json"]) == 0
+    assert json.loads(capsys.readouterr()[0])["requests"]["due_soon"] == []
+    assert bot.main([*base, "digest", "--ahead", "20"]) == 0
+    assert "20 个工作日内到期（1 件）" in capsys.readouterr()[0]
+    assert bot.main([*base, "digest", "--ahead", "0"]) == 1
+    assert capsys.readouterr()[1].strip() == "--ahead 应为 1–20 个工作日，现为 0"
+    assert bot.main([*base, "digest", "--on", "2020-01-02"]) == 1
+    assert "只能看今天或以后" in capsys.readouterr()[1]

@@ -56,7 +56,7 @@ class Gateway:
         self.store.start()
         salt = await self.store.run(self._prepare)
         self.ctx = Context(knowledge=Knowledge.build([]), salt=salt, top_k=self.settings.catalog.top_k,
-                           staff_groups=self.settings.reminders.to)
+                           reminders=self.settings.reminders)
         await self.reload_catalog()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         await self._requeue_replies()
