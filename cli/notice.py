@@ -126,7 +126,7 @@ def cmd_schedule(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    rows = notices.list_notices(ctx.db())
+    rows = notices.list_notices(ctx.db(), reminders=args.reminders)
     ctx.out(rows, lambda rs: "\n".join(_summary({**r, "fields": {}}) for r in rs) or "（没有通知）")
     return 0
 
@@ -247,7 +247,8 @@ def register(sub: Any) -> None:
     edit.add_argument("--to", metavar="EXPR")
     _content_args(edit, required=False)
     _schedule_parser(_leaf(nsub, "schedule", "排期发送（由运行中的网关发送）", cmd_schedule))
-    _leaf(nsub, "list", "列出通知", cmd_list, with_id=False)
+    _leaf(nsub, "list", "列出通知", cmd_list, with_id=False).add_argument(
+        "--reminders", action="store_true", help="也列出每日的办理提醒（[reminders]）")
     _leaf(nsub, "show", "查看通知、发送时间、各群送达与确认情况、审核日志", cmd_show)
     _leaf(nsub, "preview", "预览：某平台的渲染，或不带 --platform 时的目标群试算", cmd_preview).add_argument(
         "--platform", metavar="P", help="wecom dingtalk feishu onebot console")

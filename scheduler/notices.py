@@ -88,9 +88,11 @@ def get_notice(db: Database, notice_id: int | str) -> dict[str, Any]:
     return _clean(rows[0])
 
 
-def list_notices(db: Database) -> list[dict[str, Any]]:
+def list_notices(db: Database, reminders: bool = False) -> list[dict[str, Any]]:
+    """Newest first; the daily 办理提醒 only with `reminders` (one a working day would bury the rest)."""
     rows = db.query("SELECT id, kind, title, audience, status, author, approver, created_at, updated_at"
-                    " FROM notices ORDER BY id DESC")
+                    " FROM notices" + ("" if reminders else " WHERE kind != ?") + " ORDER BY id DESC",
+                    [] if reminders else [templates.REMINDER_KIND])
     return [{**r, "status_text": STATUS_TEXT.get(r["status"], r["status"])} for r in rows]
 
 
