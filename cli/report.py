@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from cli import CliContext
+from disclosure import appeals
 from disclosure import report as service
 from disclosure.requests import APPLICANT_TYPES
 
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _annual(args: argparse.Namespace, ctx: CliContext) -> int:
     table = service.annual_table3(ctx.db(), args.year)
     table["proactive"] = service.proactive(ctx.db(), args.year)
+    table["appeals"] = appeals.annual_table4(ctx.db(), args.year)
     # Warnings go to stderr, so the table itself can be piped into a spreadsheet as it is.
     if table["untyped"]:
         print(f"注意：{len(table['untyped'])} 件正式申请未登记申请人类型，单列为“{service.UNTYPED}”："
@@ -61,8 +63,23 @@ def _text(table: dict[str, Any]) -> str:
     for row in table["rows"]:
         label = "　" * row["depth"] + row["label"]
         lines.append("\t".join([label, *(str(row["counts"][c]) if row["counts"] else "" for c in columns)]))
+    if "appeals" in table:
+        lines += ["", *_table4(table["appeals"], table["year"], until)]
     s = table["summary"]
     lines.append(f"\n本年群聊消息 {s['messages']} 条，其中咨询 {s['questions']} 条，由公开目录自动答复 {s['answered']} 条；"
                  f"投诉举报 {s['complaints']} 条已引导至 12345/12315；形成待甄别线索 {s['possible_requests']} 件，"
                  f"其中转为正式申请 {s['made_formal']} 件。")
     return "\n".join(lines)
+
+
+def _table4(counts: dict[str, dict[str, int]], year: int, until: str) -> list[str]:
+    """Table 四 as the form lays it out: 行政复议, then 行政诉讼 split in two, five columns each, one data row."""
+    width = len(appeals.COLUMNS)
+    groups = [group for group, _ in appeals.KINDS.values()]
+    subgroups = [sub for _, sub in appeals.KINDS.values()]
+    return [f"{year} 年度 四、政府信息公开行政复议、行政诉讼情况{until}",
+            "\t".join(cell for i, group in enumerate(groups) if group not in groups[:i]
+                      for cell in [group, *[""] * (width * groups.count(group) - 1)]),
+            "\t".join(cell for sub in subgroups for cell in [sub, *[""] * (width - 1)]),
+            "\t".join(appeals.COLUMNS * len(counts)),
+            "\t".join(str(counts[kind][column]) for kind in appeals.KINDS for column in appeals.COLUMNS)]

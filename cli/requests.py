@@ -10,6 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from cli import CliContext
+from disclosure import appeals
 from disclosure import requests as service
 from disclosure.workdays import load_calendar, parse_day
 from handlers import texts
@@ -92,6 +93,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resume.add_argument("--on", help="恢复日 YYYY-MM-DD（默认今天）")
     resume.add_argument("--note", default="")
     resume.set_defaults(func=_resume)
+    appeal = verbs.add_parser("appeal", help="登记申请人就该申请提起的行政复议或行政诉讼（年度报告表四）")
+    appeal.add_argument("number", type=_number)
+    appeal.add_argument("--kind", required=True, choices=appeals.KINDS, help="复议、诉讼（未经复议直接起诉）、复议后诉讼")
+    appeal.add_argument("--filed", required=True, help="提起日 YYYY-MM-DD")
+    appeal.add_argument("--by", required=True)
+    appeal.add_argument("--note", default="", help="如：复议机关、案号")
+    appeal.set_defaults(func=_appeal)
+    appeal_result = verbs.add_parser("appeal-result", help="登记行政复议或行政诉讼的结果")
+    appeal_result.add_argument("number", type=_number)
+    appeal_result.add_argument("--kind", required=True, choices=appeals.KINDS)
+    appeal_result.add_argument("--result", required=True, choices=appeals.RESULTS,
+                               help="维持；纠正（撤销、变更、责令答复等）；其他（撤回、驳回等）")
+    appeal_result.add_argument("--decided", required=True, help="审结日 YYYY-MM-DD")
+    appeal_result.add_argument("--by", required=True)
+    appeal_result.add_argument("--note", default="")
+    appeal_result.set_defaults(func=_appeal_result)
     faq = verbs.add_parser("faq", help="线索已补充到公开目录（该问题以后可直接答复）")
     faq.add_argument("number", type=_number)
     faq.add_argument("--by", required=True)
@@ -102,7 +119,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     close.add_argument("--by", required=True)
     close.add_argument("--reason", required=True)
     close.set_defaults(func=_close)
-    for verb in (ls, show, accept, new, answer, extend, applicant, correction, corrected, pause, resume, faq, close):
+    for verb in (ls, show, accept, new, answer, extend, applicant, correction, corrected, pause, resume, appeal,
+                 appeal_result, faq, close):
         verb.add_argument("--json", action="store_true")
 
 
@@ -130,12 +148,15 @@ def _list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _show(args: argparse.Namespace, ctx: CliContext) -> int:
     db = ctx.db()
-    request = service.get_request(db, args.number)
+    request = {**service.get_request(db, args.number), "appeals": appeals.appeals_of(db, args.number)}
     steps = service.history(db, request["id"])
     lines = ["  " + " ".join(part for part in (step["at"][:16].replace("T", " "),
                                               service.STATUS_TEXT.get(step.get("status", ""), ""),
                                               step.get("note", "")) if part) for step in steps]
-    ctx.out(request, lambda r: texts.request_detail(r) + ("\n办理记录：\n" + "\n".join(lines) if lines else ""))
+    cases = [f"{c['kind']}：{c['filed_on']} 提起" + (f"，{c['decided_on']} 审结（{c['result']}）" if c["decided_on"]
+                                                    else "，尚未审结") for c in request["appeals"]]
+    ctx.out(request, lambda r: "\n".join([texts.request_detail(r), *cases])
+            + ("\n办理记录：\n" + "\n".join(lines) if lines else ""))
     return 0
 
 
@@ -197,6 +218,17 @@ def _resume(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _extend(args: argparse.Namespace, ctx: CliContext) -> int:
     return _step(ctx, lambda db: service.extend_request(db, args.number, args.by, args.reason, load_calendar(db)))
+
+
+def _appeal(args: argparse.Namespace, ctx: CliContext) -> int:
+    filed = parse_day(args.filed, "--filed")
+    return _step(ctx, lambda db: appeals.file_appeal(db, args.number, args.kind, filed, args.by, args.note))
+
+
+def _appeal_result(args: argparse.Namespace, ctx: CliContext) -> int:
+    decided = parse_day(args.decided, "--decided")
+    return _step(ctx, lambda db: appeals.decide_appeal(db, args.number, args.kind, args.result, decided, args.by,
+                                                       args.note))
 
 
 def _faq(args: argparse.Namespace, ctx: CliContext) -> int:

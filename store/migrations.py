@@ -203,3 +203,14 @@ def m009_correction_due(db: Database) -> None:
     # no period recorded, and nothing stops closing them.
     db.execute("ALTER TABLE requests ADD COLUMN correction_due TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE requests ADD COLUMN correction_days INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m010_request_appeals(db: Database) -> None:
+    # Table 四 of the annual report: an applicant's 行政复议 or 行政诉讼 over a request, filed and then decided.
+    # One of each kind per request: a reconsideration, a lawsuit filed directly, a lawsuit after reconsideration.
+    db.execute(
+        "CREATE TABLE request_appeals (request_id TEXT NOT NULL, kind TEXT NOT NULL, filed_on TEXT NOT NULL,"
+        " result TEXT NOT NULL DEFAULT '', decided_on TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL, PRIMARY KEY (request_id, kind))"
+    )

@@ -204,3 +204,83 @@ def test_part_two_leaves_the_demo_catalog_out(db: Database) -> None:
     seeded = seed_demo(db, str(ROOT / "knowledge" / "data" / "demo_catalog.jsonl"))
     counts = report.proactive(db, 2013)
     assert seeded > 0 and counts["demo"] == seeded and counts["published"] == counts["total"] == 0
+
+
+def test_appeals_are_recorded_in_order(db: Database) -> None:
+    from disclosure import appeals
+    from errors import NotFound
+
+    number = formal(db, "某企业的检查记录", "2026-03-02", "自然人")
+    answer(db, number, "deny_third_party", "2026-03-20")
+    now = at("2026-11-27T10:00")
+    with pytest.raises(InvalidInput, match="没有已作出决定的复议"):
+        appeals.file_appeal(db, number, "复议后诉讼", date(2026, 4, 1), "张三", now=now)
+    with pytest.raises(InvalidInput, match="提起日 2026-03-01 早于收到日 2026-03-02"):
+        appeals.file_appeal(db, number, "复议", date(2026, 3, 1), "张三", now=now)
+    appeals.file_appeal(db, number, "复议", date(2026, 4, 10), "张三", now=now)
+    with pytest.raises(InvalidInput, match="已登记过复议"):
+        appeals.file_appeal(db, number, "复议", date(2026, 4, 11), "张三", now=now)
+    with pytest.raises(InvalidInput, match="类型为“复议后诉讼”"):  # a lawsuit after reconsideration is not direct
+        appeals.file_appeal(db, number, "诉讼", date(2026, 4, 11), "张三", now=now)
+    with pytest.raises(InvalidInput, match="审结日 2026-04-09 早于提起日 2026-04-10"):
+        appeals.decide_appeal(db, number, "复议", "纠正", date(2026, 4, 9), "李四", now=now)
+    with pytest.raises(NotFound, match="没有登记诉讼"):
+        appeals.decide_appeal(db, number, "诉讼", "维持", date(2026, 6, 1), "李四", now=now)
+    appeals.decide_appeal(db, number, "复议", "纠正", date(2026, 6, 1), "李四", now=now)
+    with pytest.raises(InvalidInput, match="已于 2026-06-01 审结"):
+        appeals.decide_appeal(db, number, "复议", "维持", date(2026, 6, 2), "李四", now=now)
+    with pytest.raises(InvalidInput, match="提起日 2026-05-30 早于复议决定日 2026-06-01"):
+        appeals.file_appeal(db, number, "复议后诉讼", date(2026, 5, 30), "张三", now=now)
+    appeals.file_appeal(db, number, "复议后诉讼", date(2026, 6, 10), "张三", now=now)
+    assert [(c["kind"], c["result"]) for c in appeals.appeals_of(db, number)] == [("复议", "纠正"), ("复议后诉讼", "")]
+    lead, _ = service.open_possible_request(db, "只是线索", "s", "webhook", "b", "c", now=now)
+    with pytest.raises(InvalidInput, match="不能执行此操作"):
+        appeals.file_appeal(db, lead["id"], "复议", date(2026, 11, 27), "张三", now=now)
+
+
+def test_table_four_counts_the_cases_open_in_the_year_by_result(db: Database) -> None:
+    from disclosure import appeals
+
+    now = at("2026-11-27T10:00")
+    crossing = formal(db, "跨年的复议", "2025-11-03")
+    appeals.file_appeal(db, crossing, "复议", date(2025, 12, 15), "张三", now=now)
+    appeals.decide_appeal(db, crossing, "复议", "维持", date(2026, 2, 10), "李四", now=now)
+    direct = formal(db, "直接起诉", "2026-03-02")
+    appeals.file_appeal(db, direct, "诉讼", date(2026, 5, 6), "张三", now=now)
+    withdrawn = formal(db, "撤回的诉讼", "2026-03-02")
+    appeals.file_appeal(db, withdrawn, "诉讼", date(2026, 5, 6), "张三", now=now)
+    appeals.decide_appeal(db, withdrawn, "诉讼", "其他", date(2026, 8, 3), "李四", now=now)
+    earlier = formal(db, "2025年审结", "2025-03-03")
+    appeals.file_appeal(db, earlier, "复议", date(2025, 4, 1), "张三", now=now)
+    appeals.decide_appeal(db, earlier, "复议", "纠正", date(2025, 6, 1), "李四", now=now)
+
+    last_year, this_year = appeals.annual_table4(db, 2025), appeals.annual_table4(db, 2026)
+    assert last_year["复议"] == {"结果维持": 0, "结果纠正": 1, "其他结果": 0, "尚未审结": 1, "总计": 2}
+    assert this_year["复议"] == {"结果维持": 1, "结果纠正": 0, "其他结果": 0, "尚未审结": 0, "总计": 1}
+    assert this_year["诉讼"] == {"结果维持": 0, "结果纠正": 0, "其他结果": 1, "尚未审结": 1, "总计": 2}
+    assert this_year["复议后诉讼"]["总计"] == 0
+
+
+def test_cli_records_an_appeal_and_prints_table_four(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot
+
+    monkeypatch.delenv("GONGKAI_DB", raising=False)
+    monkeypatch.delenv("GONGKAI_CONFIG", raising=False)
+    base = ["--db", str(tmp_path / "cli.db")]
+    year = clock.now().year
+    day = f"{year}-01-05"
+    assert bot.main([*base, "requests", "new", "--question", "问题", "--received", day, "--by", "张三"]) == 0
+    number = f"{year}-0001"
+    assert bot.main([*base, "requests", "appeal", number, "--kind", "复议", "--filed", day, "--by", "张三"]) == 0
+    assert bot.main([*base, "requests", "appeal-result", number, "--kind", "复议", "--result", "维持",
+                     "--decided", day, "--by", "李四"]) == 0
+    capsys.readouterr()
+    assert bot.main([*base, "requests", "show", number]) == 0
+    assert f"复议：{day} 提起，{day} 审结（维持）" in capsys.readouterr()[0]
+    assert bot.main([*base, "report", "annual", str(year)]) == 0
+    lines = capsys.readouterr()[0].splitlines()
+    at_four = next(i for i, line in enumerate(lines) if "四、政府信息公开行政复议、行政诉讼情况" in line)
+    assert lines[at_four + 1].split("\t")[0] == "行政复议" and lines[at_four + 1].split("\t")[5] == "行政诉讼"
+    assert lines[at_four + 2].split("\t")[5] == "未经复议直接起诉" and lines[at_four + 2].split("\t")[10] == "复议后起诉"
+    assert lines[at_four + 4].split("\t") == ["1", "0", "0", "0", "1", *["0"] * 10]
