@@ -87,8 +87,10 @@ def annual_table4(db: Database, year: int) -> dict[str, dict[str, int]]:
     for kind, result, decided in db.execute("SELECT kind, result, decided_on FROM request_appeals"
                                             " WHERE filed_on <= ? AND (decided_on = '' OR decided_on >= ?)",
                                             [last, first]):
-        column = f"结果{result}" if decided and decided <= last and result != "其他" else (
-            "其他结果" if decided and decided <= last else "尚未审结")
+        if decided and decided <= last:
+            column = "其他结果" if result == "其他" else f"结果{result}"
+        else:
+            column = "尚未审结"
         table[kind][column] += 1
         table[kind]["总计"] += 1
     return table
