@@ -548,3 +548,59 @@ async def test_a_slow_bot_does_not_hold_up_another_bots_answers(
         await asyncio.sleep(0.01)
     assert [r["session"] for r in slow.replies] == ["m-slow"]
     assert (await (await client.get("/healthz")).json())["answers_pending"] == {}
+
+
+async def test_the_staff_reminder_reaches_a_dingtalk_group_signed_and_with_its_keyword(
+        aiohttp_client: Any, aiohttp_server: Any, tmp_path: Any) -> None:
+    """The gateway starts a little after [reminders] at (within the grace): today's 今日待办 goes out at once,
+    through the outbox to the custom robot, which checks the 加签 and the keyword as DingTalk does."""
+    from datetime import timedelta
+
+    import clock
+    from bot import create_app
+    from config import load_settings
+    from disclosure.requests import open_possible_request
+    from disclosure.workdays import set_override
+
+    fake = FakeDingTalk()  # the platform's own clock: now
+    fake.add_robot(Robot(TOKEN, secret=SECRET, keywords=("食药监",)))
+    base = str((await aiohttp_server(fake.app())).make_url("")).rstrip("/")
+    now = clock.now()
+    at = max(now - timedelta(minutes=1), now.replace(hour=0, minute=0)).strftime("%H:%M")
+    path = tmp_path / "gongkai.toml"
+    path.write_text(f"""
+[scheduler]
+poll_interval = 0.05
+
+[reminders]
+to = "内部"
+at = "{at}"
+
+[[bots]]
+name = "dt-office"
+platform = "dingtalk"
+webhook = "https://oapi.dingtalk.com/robot/send?access_token={TOKEN}"
+secret = "env:DT_SECRET"
+keyword = "食药监"
+api_base = "{base}"
+
+[[groups]]
+name = "局办公室"
+bot = "dt-office"
+tags = ["内部"]
+""", encoding="utf-8")
+    settings = load_settings(str(path), environ={"DT_SECRET": SECRET}, db=str(tmp_path / "r.db"))
+    db = open_db(settings.db)
+    set_override(db, now.date(), "work")  # whatever day the test runs on, it is a working day here
+    open_possible_request(db, "某小区化粪池谁管", "u1", "webhook", "open", "c1")
+    db.close()
+    await aiohttp_client(create_app(settings))
+    for _ in range(300):
+        if fake.sent:
+            break
+        await asyncio.sleep(0.01)
+    [sent] = fake.sent
+    markdown = sent["body"]["markdown"]
+    assert sent["body"]["msgtype"] == "markdown" and markdown["title"].startswith("办理提醒：今日待办（")
+    assert "待甄别的群聊线索：1 件" in markdown["text"] and "食药监" in markdown["text"]
+    assert "化粪池" not in markdown["text"]
