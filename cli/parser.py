@@ -63,6 +63,8 @@ def translate(message: str) -> str:
 class Parser(argparse.ArgumentParser):
     """Subcommands made with `add_subparsers().add_parser` are Parsers too (argparse uses the parent's class)."""
 
+    _innermost: Parser
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["add_help"] = False
         super().__init__(*args, **kwargs)
@@ -76,7 +78,14 @@ class Parser(argparse.ArgumentParser):
     def format_help(self) -> str:
         return super().format_help().replace("usage: ", "用法：", 1)
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # Each subcommand's parser runs inside its parent's: the last to start is the command the words were for.
+        Parser._innermost = self
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
         """Exit 2 (as argparse does) with what is wrong and where the usage is; the full usage only on -h."""
-        sys.stderr.write(f"{self.prog}：{translate(message)}\n用法：python {self.prog} -h\n")
+        # argparse reports leftover words from the top parser: name the subcommand they were given to instead.
+        prog = Parser._innermost.prog if message.startswith("unrecognized arguments") else self.prog
+        sys.stderr.write(f"{prog}：{translate(message)}\n用法：python {prog} -h\n")
         sys.exit(2)
