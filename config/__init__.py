@@ -45,7 +45,7 @@ def parse_duration(value: str | int | float) -> float:
         return float(value)
     match = _DURATION.match(value)
     if not match:
-        raise ValueError(f"not a duration like 30s, 10m, 1h, 2d: {value!r}")
+        raise ValueError(f"不是时长（如 30s、10m、1h、2d）：{value!r}")
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
@@ -67,20 +67,20 @@ def load_settings(
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8-sig"))  # -sig: Windows editors save a BOM
     except FileNotFoundError:
-        raise ConfigError(f"{name}: file not found") from None
+        raise ConfigError(f"{name}: 找不到配置文件") from None
     except OSError as exc:  # a folder, no permission
-        raise ConfigError(f"{name}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{name}: 无法读取（{exc.strerror}）") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise ConfigError(f"{name}: 不是 UTF-8 编码（第 {exc.start} 字节：{exc.reason}）") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+        raise ConfigError(f"{name}: TOML 格式错误：{exc}") from None
     return _build(raw, name, file.parent, env, db)
 
 
 def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], db: str | None) -> Settings:
     for key in raw:
         if key not in _TOP_KEYS:
-            raise ConfigError(f"{name}: [] {key}: unknown key")
+            raise ConfigError(f"{name}: [] {key}: 未知的键")
     sections = {s: _section(raw, s, name) for s in _SECTIONS}
     web, sched, cat = sections["web"], sections["scheduler"], sections["catalog"]
     for section, key, low, high in (("web", "port", 0, 65535), ("web", "max_body", 1, None),
@@ -88,19 +88,19 @@ def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], d
                                     ("reminders", "ahead", 1, MAX_AHEAD)):
         value = sections[section].get(key)
         if value is not None and (value < low or high is not None and value > high):
-            limits = f"{low}-{high}" if high is not None else f">= {low}"
-            raise ConfigError(f"{name}: [{section}] {key}: expected {limits}, got {value}")
+            limits = f"应为 {low}–{high}" if high is not None else f"应不小于 {low}"
+            raise ConfigError(f"{name}: [{section}] {key}: {limits}，现为 {value}")
     try:
         grace = parse_duration(sched.get("misfire_grace", "1h"))
     except ValueError as exc:
         raise ConfigError(f"{name}: [scheduler] misfire_grace: {exc}") from None
     if grace < 0:
-        raise ConfigError(f"{name}: [scheduler] misfire_grace: expected a duration >= 0, got {grace:g} s")
+        raise ConfigError(f"{name}: [scheduler] misfire_grace: 应为不小于 0 的时长，现为 {grace:g} 秒")
     db_path = db or env.get("GONGKAI_DB")
     file_db = _typed(raw, "db", str, name, "")
     tz = _typed(raw, "timezone", str, name, "")
     if tz not in ("", "Asia/Shanghai"):
-        raise ConfigError(f"{name}: [] timezone: only Asia/Shanghai is supported, got {tz!r}")
+        raise ConfigError(f"{name}: [] timezone: 只支持 Asia/Shanghai，现为 {tz!r}")
     seed = cat.get("seed", "")
     bots = tuple(_bot(entry, i, name, env) for i, entry in enumerate(_list(raw, "bots", name)))
     groups = tuple(_group(entry, i, name) for i, entry in enumerate(_list(raw, "groups", name)))
@@ -133,11 +133,11 @@ def _reminders(table: dict[str, Any], name: str) -> RemindersConfig:
             raise ConfigError(f"{name}: [reminders] to: {exc}") from None
         # Each alternative must name the staff's groups: `*` or `!内部` alone would reach every business group.
         if not all(any(not negated and tag != "*" for negated, tag in term) for term in terms):
-            raise ConfigError(f"{name}: [reminders] to: the reminder is for the staff's own groups: name them or "
-                              f"their tag in every alternative, without * or a ! term alone (got {to!r})")
+            raise ConfigError(f"{name}: [reminders] to: 办理提醒只发工作人员自己的群：每个“或”项都要写明群名或标签，"
+                              f"不能用 *，也不能只写 ! 项（现为 {to!r}）")
     clock_time = _CLOCK_TIME.match(at)
     if not clock_time:
-        raise ConfigError(f"{name}: [reminders] at: expected a time of day HH:MM such as 09:00, got {at!r}")
+        raise ConfigError(f"{name}: [reminders] at: 应为 HH:MM 格式的时刻，如 09:00，现为 {at!r}")
     return RemindersConfig(to=to, at=f"{int(clock_time[1]):02d}:{clock_time[2]}", ahead=table.get("ahead", 5))
 
 
@@ -152,29 +152,27 @@ def _relative(value: str, base: Path) -> Path:
 def _typed(raw: dict[str, Any], key: str, kind: type | tuple[type, ...], name: str, default: Any) -> Any:
     value = raw.get(key, default)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise ConfigError(f"{name}: [] {key}: expected {_kind(kind)}, got {type(value).__name__}")
+        raise ConfigError(f"{name}: [] {key}: 应为{_kind(kind)}，现为{_kind(type(value))}")
     return value
 
 
 def _section(raw: dict[str, Any], section: str, name: str) -> dict[str, Any]:
     table = raw.get(section, {})
     if not isinstance(table, dict):
-        raise ConfigError(f"{name}: [{section}]: expected a table")
+        raise ConfigError(f"{name}: [{section}]: 应为表（[{section}]）")
     spec = _SECTIONS[section]
     for key, value in table.items():
         if key not in spec:
-            raise ConfigError(f"{name}: [{section}] {key}: unknown key")
+            raise ConfigError(f"{name}: [{section}] {key}: 未知的键")
         if not isinstance(value, spec[key]) or isinstance(value, bool):
-            raise ConfigError(
-                f"{name}: [{section}] {key}: expected {_kind(spec[key])}, got {type(value).__name__}"
-            )
+            raise ConfigError(f"{name}: [{section}] {key}: 应为{_kind(spec[key])}，现为{_kind(type(value))}")
     return table
 
 
 def _list(raw: dict[str, Any], key: str, name: str) -> list[dict[str, Any]]:
     entries = raw.get(key, [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ConfigError(f"{name}: [[{key}]]: expected an array of tables")
+        raise ConfigError(f"{name}: [[{key}]]: 应为表数组（[[{key}]]）")
     return entries
 
 
@@ -183,14 +181,14 @@ def _bot(entry: dict[str, Any], index: int, name: str, env: Mapping[str, str]) -
     section = f"[bots.{label}]" if isinstance(label, str) and label else f"[bots #{index + 1}]"
     for key in ("name", "platform"):
         if not isinstance(entry.get(key), str) or not entry.get(key):
-            raise ConfigError(f"{name}: {section} {key}: required, a non-empty string")
+            raise ConfigError(f"{name}: {section} {key}: 必填，且不能为空")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", entry["name"]):
-        raise ConfigError(f"{name}: {section} name: use letters, digits, '-', '_' or '.' (it is part of a URL)")
+        raise ConfigError(f"{name}: {section} name: 只能用字母、数字、-、_ 或 .（它是网址的一部分）")
     from platforms import REGISTRY  # here, not at the top: platforms imports aiohttp, config must stay light
 
     if entry["platform"] not in REGISTRY:  # every command, not only `run`, should stop on a typo here
-        raise ConfigError(f"{name}: {section} platform: unknown platform {entry['platform']!r} "
-                          f"(known: {', '.join(sorted(REGISTRY))})")
+        raise ConfigError(f"{name}: {section} platform: 未知的平台 {entry['platform']!r}"
+                          f"（可选：{'、'.join(sorted(REGISTRY))}）")
     options: dict[str, Any] = {}
     for key, value in entry.items():
         if key in ("name", "platform"):
@@ -198,7 +196,7 @@ def _bot(entry: dict[str, Any], index: int, name: str, env: Mapping[str, str]) -
         if isinstance(value, str) and value.startswith("env:"):
             var = value[4:]
             if var not in env or not env[var]:
-                raise ConfigError(f"{name}: {section} {key}: environment variable {var} is not set")
+                raise ConfigError(f"{name}: {section} {key}: 环境变量 {var} 未设置")
             value = env[var]
         options[key] = value
     return BotConfig(name=entry["name"], platform=entry["platform"], options=options, source=f"{name}: {section}")
@@ -209,15 +207,15 @@ def _group(entry: dict[str, Any], index: int, name: str) -> GroupConfig:
     section = f"[groups.{label}]" if isinstance(label, str) and label else f"[groups #{index + 1}]"
     for key, value in entry.items():
         if key not in _GROUP_KEYS:
-            raise ConfigError(f"{name}: {section} {key}: unknown key")
+            raise ConfigError(f"{name}: {section} {key}: 未知的键")
         if not isinstance(value, _GROUP_KEYS[key]):
-            raise ConfigError(f"{name}: {section} {key}: expected {_kind(_GROUP_KEYS[key])}")
+            raise ConfigError(f"{name}: {section} {key}: 应为{_kind(_GROUP_KEYS[key])}")
     for key in ("name", "bot"):
         if not entry.get(key):
-            raise ConfigError(f"{name}: {section} {key}: required, a non-empty string")
+            raise ConfigError(f"{name}: {section} {key}: 必填，且不能为空")
     tags = entry.get("tags", [])
     if not all(isinstance(t, str) and t.strip() for t in tags):
-        raise ConfigError(f"{name}: {section} tags: expected a list of non-empty strings")
+        raise ConfigError(f"{name}: {section} tags: 应为非空字符串的列表")
     return GroupConfig(name=entry["name"], bot=entry["bot"], chat=str(entry.get("chat", "")),
                        tags=tuple(t.strip() for t in tags))
 
@@ -226,18 +224,18 @@ def _check_references(bots: tuple[BotConfig, ...], groups: tuple[GroupConfig, ..
     seen: set[str] = set()
     for bot in bots:
         if bot.name in seen:
-            raise ConfigError(f"{name}: [bots.{bot.name}] name: defined twice")
+            raise ConfigError(f"{name}: [bots.{bot.name}] name: 重复定义")
         seen.add(bot.name)
     names: set[str] = set()
     for group in groups:
         if group.bot not in seen:
-            raise ConfigError(f"{name}: [groups.{group.name}] bot: no [[bots]] entry named {group.bot!r}")
+            raise ConfigError(f"{name}: [groups.{group.name}] bot: 没有名为 {group.bot!r} 的 [[bots]]")
         if group.name in names:
-            raise ConfigError(f"{name}: [groups.{group.name}] name: defined twice")
+            raise ConfigError(f"{name}: [groups.{group.name}] name: 重复定义")
         names.add(group.name)
 
 
 def _kind(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    words = {str: "a string", int: "an integer", float: "a number", list: "a list", bool: "true/false"}
-    return " or ".join(words.get(k, k.__name__) for k in kinds)
+    words = {str: "字符串", int: "整数", float: "数字", list: "列表", bool: "true/false", dict: "表"}
+    return "或".join(words.get(k, k.__name__) for k in kinds)

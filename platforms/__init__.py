@@ -106,6 +106,9 @@ class Message:
     mention_all: bool = False
 
 
+_ROLES = {"receive": "接收消息", "push": "推送"}
+
+
 class Platform:
     """Base class of every adapter. Subclasses set the class metadata and override what they support."""
 
@@ -127,14 +130,14 @@ class Platform:
         where = source or f"[bots.{bot}]"
         for key in self.options:
             if key not in known:
-                raise ConfigError(f"{where} {key}: unknown key for platform {self.name}")
+                raise ConfigError(f"{where} {key}: 平台 {self.name} 没有这个键")
         has_receive = any(k in self.options for k in self.receive_keys)
         has_push = any(k in self.options for k in self.push_keys)
         for role, keys, present in (("receive", self.receive_keys, has_receive), ("push", self.push_keys, has_push)):
             if present:
                 for key in keys:
                     if not self.options.get(key):
-                        raise ConfigError(f"{where} {key}: required for a {self.name} bot that can {role}")
+                        raise ConfigError(f"{where} {key}: {self.name} 机器人要{_ROLES[role]}，必须设置")
         # A role is available when its keys are configured and the adapter implements it at all.
         self.can_receive = (has_receive or not self.receive_keys) and type(self).parse is not Platform.parse
         self.can_push = (has_push or not self.push_keys) and type(self).send is not Platform.send
@@ -299,7 +302,7 @@ def skew_option(value: Any, where: str) -> float:
     except (TypeError, ValueError):
         seconds = -1.0
     if seconds < 0:
-        raise ConfigError(f"{where} max_skew: expected seconds >= 0 (0 disables the check), got {value!r}")
+        raise ConfigError(f"{where} max_skew: 应为不小于 0 的秒数（0 表示不检查时间戳），现为 {value!r}")
     return seconds
 
 
@@ -358,5 +361,5 @@ def create(bot: str, platform: str, options: Mapping[str, Any], source: str = ""
     """Build the adapter for one configured bot; ConfigError for an unknown platform or a missing key."""
     if platform not in REGISTRY:
         where = source or f"[bots.{bot}]"
-        raise ConfigError(f"{where} platform: unknown platform {platform!r} (known: {', '.join(sorted(REGISTRY))})")
+        raise ConfigError(f"{where} platform: 未知的平台 {platform!r}（可选：{'、'.join(sorted(REGISTRY))}）")
     return platform_class(platform)(bot, options, source)

@@ -89,7 +89,7 @@ class DingTalkPlatform(Platform):
         try:
             self.api_origin = URL(base).origin() if base else None  # where a fake or a proxy takes the answers
         except ValueError:
-            raise ConfigError(f"{where} api_base: expected a URL such as https://oapi.dingtalk.com, got {base!r}") from None
+            raise ConfigError(f"{where} api_base: 应为网址，如 https://oapi.dingtalk.com，现为 {base!r}") from None
 
     # --- inbound -----------------------------------------------------------------
     def verify(self, req: RawRequest) -> None:
@@ -241,7 +241,7 @@ def _keywords(value: Any, where: str) -> tuple[str, ...]:
     """`keyword` is one string or a list of them (the robot accepts up to 10; any one will do)."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(k, str) for k in items):
-        raise ConfigError(f"{where} keyword: expected a string or a list of strings")
+        raise ConfigError(f"{where} keyword: 应为字符串或字符串列表")
     return tuple(k.strip() for k in items if k.strip())
 
 

@@ -96,7 +96,7 @@ class FeishuPlatform(Platform):
         super().__init__(bot, options, source)
         where = source or f"[bots.{bot}]"
         if self.opt("encrypt_key") and not self.can_receive:
-            raise ConfigError(f"{where} encrypt_key: set verification_token, app_id and app_secret to receive")
+            raise ConfigError(f"{where} encrypt_key: 要接收事件，还须设置 verification_token、app_id 和 app_secret")
         self.max_skew = skew_option(self.opt("max_skew", 3600), where)
         self.api_base = _api_base(str(self.opt("api_base") or DEFAULT_API_BASE), where)
         encrypt_key = str(self.opt("encrypt_key"))
@@ -357,5 +357,5 @@ def _api_base(value: str, where: str) -> str:
     """The host only: the paths are ours, so "…/open-apis" in the setting would double them."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
-        raise ConfigError(f"{where} api_base: expected a host like {DEFAULT_API_BASE}, got {value!r}")
+        raise ConfigError(f"{where} api_base: 应为主机地址，如 {DEFAULT_API_BASE}，现为 {value!r}")
     return f"{parts.scheme}://{parts.netloc}"

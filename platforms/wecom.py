@@ -73,13 +73,13 @@ class WeComPlatform(Platform):
         where = source or f"[bots.{bot}]"
         self.max_skew = skew_option(self.opt("max_skew", 3600), where)
         if self.opt("webhook") and not _key_of(str(self.opt("webhook"))):
-            raise ConfigError(f"{where} webhook: expected the group robot URL with ?key=...")
+            raise ConfigError(f"{where} webhook: 应为群机器人的推送地址（带 ?key=...）")
         self.crypto: WeComCrypto | None = None
         if self.can_receive:
             try:
                 self.crypto = WeComCrypto(str(self.opt("token")), str(self.opt("aes_key")), receiveid="")
             except CryptoError as exc:
-                raise ConfigError(f"{where} aes_key: {exc}") from None
+                raise ConfigError(f"{where} aes_key: 应为企业微信的 43 位 EncodingAESKey（{exc}）") from None
 
     # --- inbound -----------------------------------------------------------------
     def handshake(self, req: RawRequest) -> Ack | None:

@@ -136,7 +136,7 @@ def test_bad_config_stops_with_file_section_key(tmp_path: Path) -> None:
     config.write_text('[web]\nport = "eighty"\n', encoding="utf-8")
     result = process("--config", str(config), "catalog", "list")
     assert result.returncode != 0
-    assert result.stderr.strip() == f"{config}: [web] port: expected an integer, got str"
+    assert result.stderr.strip() == f"{config}: [web] port: 应为整数，现为字符串"
 
 
 def test_unknown_platform_key_stops_start_up(tmp_path: Path) -> None:

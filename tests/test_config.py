@@ -48,25 +48,25 @@ def test_env_secret_is_resolved_and_not_in_repr(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("colour = 1\n", "[] colour: unknown key"),
-        ("[web]\nport = \"80\"\n", "[web] port: expected an integer, got str"),
-        ("[web]\nhots = \"x\"\n", "[web] hots: unknown key"),
-        ("[scheduler]\nmisfire_grace = \"soon\"\n", "[scheduler] misfire_grace: not a duration"),
+        ("colour = 1\n", "[] colour: 未知的键"),
+        ("[web]\nport = \"80\"\n", "[web] port: 应为整数，现为字符串"),
+        ("[web]\nhots = \"x\"\n", "[web] hots: 未知的键"),
+        ("[scheduler]\nmisfire_grace = \"soon\"\n", "[scheduler] misfire_grace: 不是时长（如 30s、10m、1h、2d）"),
         ('[[bots]]\nname = "a"\nplatform = "webhook"\nsecret = "env:NOPE"\n',
-         "[bots.a] secret: environment variable NOPE is not set"),
-        ('[[bots]]\nplatform = "webhook"\n', "[bots #1] name: required"),
-        ('[[bots]]\nname = "a"\nplatform = "wechat"\n', "[bots.a] platform: unknown platform 'wechat' (known: "),
-        ('[[bots]]\nname = "a b"\nplatform = "webhook"\n', "[bots.a b] name: use letters"),
-        ('[[groups]]\nname = "g"\nbot = "ghost"\n', "[groups.g] bot: no [[bots]] entry named 'ghost'"),
-        ('[[groups]]\nname = "g"\nbot = "x"\ncolour = 1\n', "[groups.g] colour: unknown key"),
+         "[bots.a] secret: 环境变量 NOPE 未设置"),
+        ('[[bots]]\nplatform = "webhook"\n', "[bots #1] name: 必填，且不能为空"),
+        ('[[bots]]\nname = "a"\nplatform = "wechat"\n', "[bots.a] platform: 未知的平台 'wechat'（可选："),
+        ('[[bots]]\nname = "a b"\nplatform = "webhook"\n', "[bots.a b] name: 只能用字母、数字"),
+        ('[[groups]]\nname = "g"\nbot = "ghost"\n', "[groups.g] bot: 没有名为 'ghost' 的 [[bots]]"),
+        ('[[groups]]\nname = "g"\nbot = "x"\ncolour = 1\n', "[groups.g] colour: 未知的键"),
         ("db = \"x\"\nport =\n", "at line 2"),
-        ('timezone = "UTC"\n', "[] timezone: only Asia/Shanghai"),
-        ("[web]\nport = 99999\n", "[web] port: expected 0-65535, got 99999"),
-        ("[web]\nport = -1\n", "[web] port: expected 0-65535, got -1"),
-        ("[web]\nmax_body = 0\n", "[web] max_body: expected >= 1"),
-        ("[catalog]\ntop_k = -3\n", "[catalog] top_k: expected >= 1"),
-        ("[scheduler]\npoll_interval = 0\n", "[scheduler] poll_interval: expected >= 0.001"),
-        ("[scheduler]\nmisfire_grace = -5\n", "[scheduler] misfire_grace: expected a duration >= 0"),
+        ('timezone = "UTC"\n', "[] timezone: 只支持 Asia/Shanghai"),
+        ("[web]\nport = 99999\n", "[web] port: 应为 0–65535，现为 99999"),
+        ("[web]\nport = -1\n", "[web] port: 应为 0–65535，现为 -1"),
+        ("[web]\nmax_body = 0\n", "[web] max_body: 应不小于 1，现为 0"),
+        ("[catalog]\ntop_k = -3\n", "[catalog] top_k: 应不小于 1，现为 -3"),
+        ("[scheduler]\npoll_interval = 0\n", "[scheduler] poll_interval: 应不小于 0.001，现为 0"),
+        ("[scheduler]\nmisfire_grace = -5\n", "[scheduler] misfire_grace: 应为不小于 0 的时长"),
     ],
 )
 def test_bad_config_names_file_section_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -78,14 +78,14 @@ def test_bad_config_names_file_section_and_key(tmp_path: Path, text: str, messag
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="file not found"):
+    with pytest.raises(ConfigError, match="找不到配置文件"):
         load_settings(str(tmp_path / "nope.toml"), environ={})
 
 
 def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "gbk.toml"
     path.write_bytes('db = "数据.db"\n'.encode("gbk"))
-    with pytest.raises(ConfigError, match="not UTF-8"):
+    with pytest.raises(ConfigError, match="不是 UTF-8 编码"):
         load_settings(str(path), environ={})
 
 
@@ -95,7 +95,7 @@ def test_durations(text: str, seconds: float) -> None:
 
 
 def test_a_folder_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="无法读取"):
         load_settings(str(tmp_path), environ={})
 
 

@@ -349,12 +349,12 @@ def test_reminder_config_is_checked(tmp_path: Path) -> None:
 
     assert load('to = "内部"\nat = "08:30"\nahead = 3').reminders.hour_minute == (8, 30)
     assert load('to = "内部+!外包"\nat = "8:05"').reminders.at == "08:05"
-    for section, message in (('to = "*"', "without \\*"), ('to = "＊"', "without \\*"),
-                             ('to = "!内部"', "a ! term alone"), ('to = "内部,!外包"', "every alternative"),
+    for section, message in (('to = "*"', "不能用 \\*"), ('to = "＊"', "不能用 \\*"),
+                             ('to = "!内部"', "也不能只写 ! 项"), ('to = "内部,!外包"', "每个“或”项都要写明群名或标签"),
                              ('to = "内部+"', r"\[reminders\] to: 目标表达式"),
-                             ('at = "9:0"', r"\[reminders\] at: expected a time of day HH:MM"),
-                             ('at = "24:00"', "HH:MM"), ("ahead = 0", r"\[reminders\] ahead: expected 1-20"),
-                             ("every = 1", r"\[reminders\] every: unknown key")):
+                             ('at = "9:0"', r"\[reminders\] at: 应为 HH:MM 格式的时刻"),
+                             ('at = "24:00"', "HH:MM"), ("ahead = 0", r"\[reminders\] ahead: 应为 1–20，现为 0"),
+                             ("every = 1", r"\[reminders\] every: 未知的键")):
         with pytest.raises(ConfigError, match=message):
             load(section)
 

@@ -148,7 +148,7 @@ def test_parse_group_mention() -> None:
 
 
 def test_a_bad_api_base_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"\[bots.dt\] api_base: expected a URL"):
+    with pytest.raises(ConfigError, match=r"\[bots.dt\] api_base: 应为网址"):
         receiver(api_base="oapi.dingtalk.com")
 
 

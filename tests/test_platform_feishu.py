@@ -253,9 +253,9 @@ def test_single_chat_needs_no_mention() -> None:
 
 # --- configuration ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("options", "fragment"), [
-    ({"verification_token": VT}, "app_id: required"),
+    ({"verification_token": VT}, "app_id: feishu 机器人要接收消息，必须设置"),
     ({"encrypt_key": EK}, "encrypt_key"),
-    ({"webhook": "https://x", "token": "t"}, "unknown key"),
+    ({"webhook": "https://x", "token": "t"}, "token: 平台 feishu 没有这个键"),
     ({"webhook": "https://x", "max_skew": "-1"}, "max_skew"),
     ({"verification_token": VT, "app_id": "a", "app_secret": "s", "api_base": "https://open.feishu.cn/open-apis"},
      "api_base"),

@@ -303,8 +303,8 @@ def test_ack_is_empty() -> None:
 # --- configuration --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("options", "fragment"), [
     ({"token": "t", "aes_key": "short"}, "aes_key"),
-    ({"token": "t"}, "aes_key: required"),
-    ({"webhook": "https://x?key=k", "keyword": "a"}, "unknown key"),
+    ({"token": "t"}, "aes_key: wecom 机器人要接收消息，必须设置"),
+    ({"webhook": "https://x?key=k", "keyword": "a"}, "keyword: 平台 wecom 没有这个键"),
     ({"webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"}, "key="),
     ({"token": "t", "aes_key": ROBOT_KEY, "max_skew": "soon"}, "max_skew"),
 ])
