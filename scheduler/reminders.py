@@ -50,7 +50,7 @@ def compose(db: Database, now: datetime, ahead: int = digest.AHEAD) -> tuple[dic
 
 def queue(db: Database, config: RemindersConfig, now: datetime) -> int | None:
     """Today's reminder as a notice with one send due now; None on a day off, when today's is already queued,
-    or when nothing needs doing (no message is sent to say so)."""
+    when `to` matches no group, or when nothing needs doing (no message is sent to say so)."""
     today = now.astimezone(clock.TZ).date()
     calendar = load_calendar(db)
     if not calendar.is_workday(today):
@@ -58,11 +58,11 @@ def queue(db: Database, config: RemindersConfig, now: datetime) -> int | None:
     if db.execute("SELECT 1 FROM notices WHERE kind = ? AND json_extract(fields, '$.day') = ?",
                   [REMINDER_KIND, today.isoformat()]).fetchone():
         return None
-    _, message = compose(db, now, config.ahead)
-    if message is None:
-        return None
     if not groups.select_groups(db, config.to):
         log.warning("[reminders] to = %r matches no group: today's reminder reaches nobody (groups list)", config.to)
+        return None
+    _, message = compose(db, now, config.ahead)
+    if message is None:
         return None
     stamp = clock.iso(now)
     notice = {"kind": REMINDER_KIND, "title": message.title, "body": message.body, "fields": {"day": today.isoformat()},
