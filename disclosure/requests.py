@@ -151,8 +151,8 @@ def _as_dict(cursor: Any, row: tuple[Any, ...]) -> dict[str, Any]:
 def list_requests(db: Database, status: str | None = None, today: date | None = None,
                   overdue: bool = False, calendar: Any = None) -> list[dict[str, Any]]:
     """Requests by number; `overdue`: only the ones to chase, formal requests open past their reply date or
-    their 补正 period (`correction_overdue`). With a calendar, a paused request also says when the consultation's 15 working days end (`consult_due`, art.32), and
-    one past that is to chase too (`consult_overdue`)."""
+    their 补正 period (`correction_overdue`). With a calendar, a paused request also says when the consultation's
+    15 working days end (`consult_due`, art.32), and one past that is to chase too (`consult_overdue`)."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"未知状态 {status!r}，可选：{', '.join(STATUSES)}")
     where, args = ("status = ?", [status]) if status else (None, [])
@@ -277,7 +277,8 @@ def recompute_due_dates(db: Database, calendar: Any, now: datetime | None = None
     for request in [_as_dict(cursor, row) for row in cursor.fetchall()]:
         if request["status"] == "correcting":
             field = "correction_due"
-            due, estimated = calendar.due(date.fromisoformat(request["correction_asked_on"]), request["correction_days"])
+            asked = date.fromisoformat(request["correction_asked_on"])
+            due, estimated = calendar.due(asked, request["correction_days"])
         else:
             field = "reply_due"
             due, estimated = reply_due(request, calendar)
