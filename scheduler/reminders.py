@@ -9,7 +9,7 @@ by the program from numbers and dates only, so it skips the two-person review th
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -21,11 +21,12 @@ from disclosure.workdays import load_calendar
 from platforms import Message
 from scheduler import attention, groups, notices
 from scheduler.templates import REMINDER_KIND
-from store import bump, dumps
+from store import bump, dumps, get_meta, set_meta
 
 __all__ = ["compose", "queue", "due_time", "missed_today"]
 
 log = logging.getLogger(__name__)
+_DECIDED = "reminders_day"  # meta: the last day whose reminder was sent or found to have nothing to say
 
 
 def due_time(config: RemindersConfig, now: datetime) -> datetime:
@@ -49,23 +50,20 @@ def compose(db: Database, now: datetime, ahead: int = digest.AHEAD) -> tuple[dic
 
 
 def queue(db: Database, config: RemindersConfig, now: datetime) -> int | None:
-    """Today's reminder as a notice with one send due now; None on a day off, when today's is already queued,
-    when `to` matches no group, or when nothing needs doing (no message is sent to say so)."""
-    today = now.astimezone(clock.TZ).date()
-    calendar = load_calendar(db)
-    if not calendar.is_workday(today):
-        return None
-    if db.execute("SELECT 1 FROM notices WHERE kind = ? AND json_extract(fields, '$.day') = ?",
-                  [REMINDER_KIND, today.isoformat()]).fetchone():
+    """Today's reminder as a notice with one send due now; None on a day off, when today's was already
+    decided (queued, or nothing needed doing then: no message is sent to say so), or when `to` matches no group."""
+    today = now.astimezone(clock.TZ).date().isoformat()
+    if not load_calendar(db).is_workday(date.fromisoformat(today)) or get_meta(db, _DECIDED) == today:
         return None
     if not groups.select_groups(db, config.to):
         log.warning("[reminders] to = %r matches no group: today's reminder reaches nobody (groups list)", config.to)
         return None
+    set_meta(db, _DECIDED, today)  # once a day: a restart within the grace does not ask again
     _, message = compose(db, now, config.ahead)
     if message is None:
         return None
     stamp = clock.iso(now)
-    notice = {"kind": REMINDER_KIND, "title": message.title, "body": message.body, "fields": {"day": today.isoformat()},
+    notice = {"kind": REMINDER_KIND, "title": message.title, "body": message.body, "fields": {"day": today},
               "audience": config.to}
     notice_id = int(db["notices"].insert({  # type: ignore[arg-type]
         **notice, "fields": dumps(notice["fields"]), "status": "scheduled", "author": "system", "approver": "system",

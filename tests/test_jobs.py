@@ -336,6 +336,15 @@ async def test_no_reminder_on_a_day_off_past_the_grace_or_with_nothing_to_do(har
     harness.now.moment = at("2026-11-30T09:00:00")
     scheduler = await harness.start()
     assert await scheduler.send_reminder() == 0 and harness.sent == []
+    await harness.stop()
+    # Something to do only after 09:00: a restart within the grace does not ask again the same day.
+    from disclosure.requests import open_possible_request
+
+    with_db(harness.path, open_possible_request, "某问题", "u", "webhook", "b", "c")
+    harness.now.moment = at("2026-11-30T09:20:00")
+    await harness.start()
+    await asyncio.sleep(0.1)
+    assert harness.sent == []
 
 
 def test_reminder_config_is_checked(tmp_path: Path) -> None:
