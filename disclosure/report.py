@@ -56,6 +56,8 @@ for _key, _label, _items in _GROUPS:
     _GROUP_OF.update((code, _key) for code, _ in _items)
 ROWS += [("concluded", "（七）总计", 1), ("carried_out", "四、结转下年度继续办理", 0)]
 _ITEM_ROWS = {code for _, _, items in _GROUPS for code, _ in items}
+_SPLIT_OTHER_FROM = 2021  # 国办公开办函〔2021〕30号: （六） in three rows from the 2021 report on
+_OTHER_ITEMS = {code for key, _, items in _GROUPS if key == "other_handling" for code, _ in items}
 
 
 def annual_table3(db: Database, year: int, now: datetime | None = None) -> dict[str, Any]:
@@ -90,6 +92,8 @@ def annual_table3(db: Database, year: int, now: datetime | None = None) -> dict[
     columns = [*APPLICANT_TYPES, "总计", *([UNTYPED] if untyped else [])]
     table = []
     for key, label, depth in ROWS:
+        if year < _SPLIT_OTHER_FROM and key in _OTHER_ITEMS:
+            continue  # the 2019 format (国办公开办函〔2019〕60号) has （六）其他处理 as one row
         line = {c: counts[key].get(c, 0) for c in columns if c != "总计"}
         line["总计"] = sum(line.values())
         table.append({"key": key, "label": label, "depth": depth,

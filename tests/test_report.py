@@ -284,3 +284,13 @@ def test_cli_records_an_appeal_and_prints_table_four(tmp_path: Path, capsys: pyt
     assert lines[at_four + 1].split("\t")[0] == "行政复议" and lines[at_four + 1].split("\t")[5] == "行政诉讼"
     assert lines[at_four + 2].split("\t")[5] == "未经复议直接起诉" and lines[at_four + 2].split("\t")[10] == "复议后起诉"
     assert lines[at_four + 4].split("\t") == ["1", "0", "0", "0", "1", *["0"] * 10]
+
+
+def test_reports_before_2021_keep_other_handling_in_one_row(db: Database) -> None:
+    number = formal(db, "不补正", "2020-05-06", "自然人")
+    service.ask_correction(db, number, "张三", "补充信息名称", load_calendar(db), date(2020, 5, 8),
+                           now=at("2020-05-08T10:00"))
+    answer(db, number, "other_no_correction", "2020-06-10")
+    old = {row["key"]: row for row in report.annual_table3(db, 2020)["rows"]}
+    assert old["other_handling"]["counts"]["总计"] == 1 and "other_no_correction" not in old
+    assert "other_no_correction" in {row["key"] for row in report.annual_table3(db, 2021)["rows"]}
