@@ -16,7 +16,7 @@ __all__ = ["id_checksum_ok", "luhn_ok", "mask", "scan"]
 # Patterns run on the normalised text (see _normalise): ASCII digits and brackets, no zero-width characters.
 _ID = re.compile(r"(?<!\d)[1-9]\d{5} ?(?:19|20)\d{2} ?(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]) ?\d{3}[\dXx](?!\d)")
 _ID15 = re.compile(r"(?<!\d)[1-8]\d{5}(\d{6})\d{3}(?!\d)")  # pre-1999 IDs: area + YYMMDD + sequence
-_MOBILE = re.compile(r"(?<!\d)(?:\+86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
+_MOBILE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")  # 86 / 0086 too
 # The number may be split (0571-8765 4321) only after a clear area code, not within a run of digit groups
 # (6222 0212 3456 7890 is no phone number): split by spaces alone (0571 8765 4321), it must stand on its own.
 _LANDLINE = re.compile(r"(?<!\d)(?:0\d{2,3}\s?\d{7,8}|(?:0\d{2,3}[-—]|\(0\d{2,3}\)\s?)\d{3,4}[ -]?\d{4}"

@@ -13,6 +13,9 @@ MISSES = [  # written in ways the scan used to miss
     ("手机 138-1234-5678", ["mobile"]),
     ("手机 +8613812345678", ["mobile"]),
     ("手机 +86 138 1234 5678", ["mobile"]),
+    ("手机 8613812345678", ["mobile"]),  # the country code without +
+    ("手机 86-138-1234-5678", ["mobile"]),
+    ("手机 0086 13812345678", ["mobile"]),
     ("手机 １３８１２３４５６７８", ["mobile"]),
     ("身份证 110105 19491231 002X", ["id_number"]),
     ("身份证 １１０１０５１９４９１２３１００２Ｘ", ["id_number"]),
