@@ -27,6 +27,8 @@ def _annual(args: argparse.Namespace, ctx: CliContext) -> int:
     table = service.annual_table3(ctx.db(), args.year)
     table["proactive"] = service.proactive(ctx.db(), args.year)
     table["appeals"] = appeals.annual_table4(ctx.db(), args.year)
+    publishers = ctx.settings.report.publishers
+    table["regulations"] = service.regulations(ctx.db(), args.year, publishers) if publishers else None
     # Warnings go to stderr, so the table itself can be piped into a spreadsheet as it is.
     if table["untyped"]:
         print(f"注意：{len(table['untyped'])} 件正式申请未登记申请人类型，单列为“{service.UNTYPED}”："
@@ -37,6 +39,12 @@ def _annual(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f"注意：公开目录中 {len(undated)} 条没有发布日期，未计入主动公开条数：{shown}。", file=sys.stderr)
     if demo:
         print(f"注意：公开目录中 {demo} 条是演示数据，未计入主动公开条数。", file=sys.stderr)
+    if table["regulations"] is None:
+        print("注意：未设置 [report] publisher（本机关在公开目录“发布机构”中的名称），表二的行政规范性文件一行未统计。",
+              file=sys.stderr)
+    elif table["regulations"]["unknown_repeal"]:
+        print(f"注意：{'、'.join(table['regulations']['unknown_repeal'])} 标为废止或失效但没有废止日期，"
+              "未计入任何一年的废止件数。请在目录中补 repealed（废止日期）。", file=sys.stderr)
     ctx.out(table, _text)
     return 0
 
@@ -50,11 +58,24 @@ def _proactive(counts: dict[str, Any], until: str) -> str:
             f"截至本年底累计主动公开 {counts['total']} 条{listed(counts['total_by_category'])}。\n")
 
 
+def _table2(regulations: dict[str, int] | None) -> list[str]:
+    """Table 二 as the form lays it out. Only the 规范性文件 row comes from the store; the licensing, enforcement
+    and fee figures are kept in other systems, so their cells say where to take them from."""
+    own = ("（未设置 [report] publisher）",) * 3 if regulations is None else (
+        regulations["made"], regulations["repealed"], regulations["in_force"])
+    return ["第二十条第（一）项\t本年制发件数\t本年废止件数\t现行有效件数",
+            "规章\t0\t0\t0",  # a district bureau makes no 规章
+            "\t".join(["行政规范性文件", *map(str, own)]),
+            "第二十条第（五）项\t本年处理决定数量", "行政许可\t（请按行政审批系统填写）",
+            "第二十条第（六）项\t本年处理决定数量", "行政处罚\t（请按执法办案系统填写）", "行政强制\t（请按执法办案系统填写）",
+            "第二十条第（八）项\t本年收费金额（单位：万元）", "行政事业性收费\t（请按财务数据填写）"]
+
+
 def _text(table: dict[str, Any]) -> str:
     columns = table["columns"]
     organisations = [c for c in columns if c in APPLICANT_TYPES[1:]]
     until = "" if table["complete"] else f"（截至 {table['as_of']}，本年度尚未结束）"
-    lines = [_proactive(table["proactive"], until)] if "proactive" in table else []
+    lines = [_proactive(table["proactive"], until), *_table2(table["regulations"]), ""] if "proactive" in table else []
     lines += [f"{table['year']} 年度 三、收到和处理政府信息公开申请情况{until}",
              "\t".join(["", "申请人情况", *[""] * (len(columns) - 1)]),
              "\t".join(["", "自然人", "法人或其他组织", *[""] * (len(organisations) - 1),

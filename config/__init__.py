@@ -15,6 +15,7 @@ from config.settings import (
     CatalogConfig,
     GroupConfig,
     RemindersConfig,
+    ReportConfig,
     SchedulerConfig,
     Settings,
     WebConfig,
@@ -26,12 +27,13 @@ __all__ = ["load_settings", "parse_duration", "DEFAULT_CONFIG", "Settings", "Bot
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "default.toml"
 
-_TOP_KEYS = {"db", "timezone", "web", "scheduler", "catalog", "reminders", "bots", "groups"}
+_TOP_KEYS = {"db", "timezone", "web", "scheduler", "catalog", "reminders", "report", "bots", "groups"}
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "web": {"host": str, "port": int, "max_body": int},
     "scheduler": {"misfire_grace": (str, int), "poll_interval": (int, float)},
     "catalog": {"seed": str, "top_k": int},
     "reminders": {"to": str, "at": str, "ahead": int},
+    "report": {"publisher": (str, list)},
 }
 _GROUP_KEYS: dict[str, type | tuple[type, ...]] = {"name": str, "bot": str, "chat": (str, int), "tags": list}
 _CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -115,6 +117,7 @@ def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], d
         scheduler=SchedulerConfig(misfire_grace=grace, poll_interval=float(sched.get("poll_interval", 1.0))),
         catalog=CatalogConfig(seed=str(_relative(seed, base)) if seed else "", top_k=cat.get("top_k", 3)),
         reminders=_reminders(sections["reminders"], name),
+        report=_report(sections["report"], name),
         bots=bots,
         groups=groups,
         source=name,
@@ -139,6 +142,14 @@ def _reminders(table: dict[str, Any], name: str) -> RemindersConfig:
     if not clock_time:
         raise ConfigError(f"{name}: [reminders] at: 应为 HH:MM 格式的时刻，如 09:00，现为 {at!r}")
     return RemindersConfig(to=to, at=f"{int(clock_time[1]):02d}:{clock_time[2]}", ahead=table.get("ahead", 5))
+
+
+def _report(table: dict[str, Any], name: str) -> ReportConfig:
+    value = table.get("publisher", [])
+    names = [value] if isinstance(value, str) else value
+    if not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(f"{name}: [report] publisher: 应为本机关在公开目录“发布机构”中的名称（字符串或字符串列表）")
+    return ReportConfig(publishers=tuple(n.strip() for n in names))
 
 
 def _relative(value: str, base: Path) -> Path:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig", "CatalogConfig", "RemindersConfig",
-           "MAX_AHEAD"]
+           "ReportConfig", "MAX_AHEAD"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +67,20 @@ class RemindersConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportConfig:
+    """The annual report: who this bureau is in the catalog's 发布机构, to tell its own 规范性文件 from others'."""
+
+    publishers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     db: str
     web: WebConfig = field(default_factory=WebConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     bots: tuple[BotConfig, ...] = ()
     groups: tuple[GroupConfig, ...] = ()
     source: str = ""  # the config file these came from

@@ -22,7 +22,7 @@ from disclosure.requests import APPLICANT_TYPES
 from errors import InvalidInput
 from knowledge import CATEGORIES
 
-__all__ = ["ROWS", "UNTYPED", "annual_table3", "proactive"]
+__all__ = ["ROWS", "UNTYPED", "annual_table3", "proactive", "regulations"]
 
 UNTYPED = "未登记类型"
 
@@ -131,6 +131,30 @@ def proactive(db: Database, year: int) -> dict[str, Any]:
 
     return {"year": year, "published": sum(in_year.values()), "by_category": ordered(in_year),
             "total": sum(in_all.values()), "total_by_category": ordered(in_all), "undated": undated, "demo": demo}
+
+
+def regulations(db: Database, year: int, publishers: tuple[str, ...]) -> dict[str, Any]:
+    """Table 二's 第二十条第（一）项 row for 行政规范性文件: the catalog's 规范性文件 published by this bureau
+    (`publishers`, its names in 发布机构), made in the year, repealed in it, and in force at its end. The catalog
+    also holds laws and rules the bureau only republishes: those are not its own. `unknown_repeal`: items marked
+    废止/失效 without a 废止日期, counted as not in force but in no year's repeals."""
+    first, last = _year(year)
+    made = repealed = in_force = 0
+    unknown: list[str] = []
+    marks = ", ".join("?" * len(publishers)) or "''"
+    for item_id, published, gone, validity in db.execute(
+            f"SELECT id, published, repealed, validity FROM catalog WHERE category = '规范性文件' AND demo = 0"
+            f" AND publisher IN ({marks}) ORDER BY id", list(publishers)):
+        ended = gone <= last if gone else any(word in validity for word in _ENDED)
+        if ended and not gone:
+            unknown.append(item_id)
+        made += int(bool(published) and first <= published <= last)
+        repealed += int(bool(gone) and first <= gone <= last)
+        in_force += int(bool(published) and published <= last and not ended)
+    return {"made": made, "repealed": repealed, "in_force": in_force, "unknown_repeal": unknown}
+
+
+_ENDED = ("废止", "失效")  # 有效性 words of an item no longer in force
 
 
 def _year(year: int) -> tuple[str, str]:

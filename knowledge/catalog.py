@@ -36,7 +36,7 @@ __all__ = [
 
 FIELDS: tuple[str, ...] = (
     "id", "title", "category", "published", "url", "keywords", "body",
-    "index_no", "doc_no", "publisher", "validity",
+    "index_no", "doc_no", "publisher", "validity", "repealed",
 )
 REQUIRED: tuple[str, ...] = ("id", "title", "category")
 _ALLOWED = (*FIELDS, "demo")  # demo: true marks shipped sample rows (knowledge/data/demo_catalog.jsonl)
@@ -47,7 +47,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BAD_CHAR = re.compile(r"[\x00\ud800-\udfff]")  # NUL, lone surrogates
 _ID_MAX = 100
 _LIST_COLUMNS = ("id", "title", "category", "published", "url", "keywords",
-                 "index_no", "doc_no", "publisher", "validity", "demo", "updated_at")
+                 "index_no", "doc_no", "publisher", "validity", "repealed", "demo", "updated_at")
 
 
 # ---- reading ---------------------------------------------------------------------------------------------
@@ -90,6 +90,8 @@ def _check_record(name: str, line: int, record: dict[str, Any]) -> dict[str, Any
         else:
             item[field] = _check_text(name, line, field, record)
     item["demo"] = _check_demo(name, line, record.get("demo"))
+    if item["repealed"] and item["published"] and item["repealed"] < item["published"]:
+        raise ImportRowError(name, line, "repealed", f"废止日期 {item['repealed']} 早于发布日期 {item['published']}")
     return item
 
 
@@ -167,6 +169,7 @@ _CHECKS = {
     "title": _check_title,
     "category": _check_category,
     "published": _check_published,
+    "repealed": _check_published,
     "url": _check_url,
 }
 
@@ -184,7 +187,7 @@ def _reason(field: str, value: str) -> str:
     if field == "category":
         shown = value or "（空）"
         return f"未知分类 {shown}；允许的分类: {'、'.join(CATEGORIES)}"
-    if field == "published":
+    if field in ("published", "repealed"):
         return f"日期应为 YYYY-MM-DD 格式的真实日期（可留空）: {value}"
     return f"网址应以 http:// 或 https:// 开头: {value}"
 
@@ -211,11 +214,12 @@ def _check_keywords(name: str, line: int, value: Any) -> list[str]:
 
 _UPSERT = (
     "INSERT INTO catalog(id, title, category, published, url, keywords, body, index_no, doc_no, publisher,"
-    " validity, demo, updated_at) VALUES (:id, :title, :category, :published, :url, :keywords, :body,"
-    " :index_no, :doc_no, :publisher, :validity, :demo, :updated_at) ON CONFLICT(id) DO UPDATE SET"
+    " validity, repealed, demo, updated_at) VALUES (:id, :title, :category, :published, :url, :keywords, :body,"
+    " :index_no, :doc_no, :publisher, :validity, :repealed, :demo, :updated_at) ON CONFLICT(id) DO UPDATE SET"
     " title = excluded.title, category = excluded.category, published = excluded.published,"
     " url = excluded.url, keywords = excluded.keywords, body = excluded.body, index_no = excluded.index_no,"
     " doc_no = excluded.doc_no, publisher = excluded.publisher, validity = excluded.validity,"
+    " repealed = excluded.repealed,"
     " demo = excluded.demo, updated_at = excluded.updated_at"
 )
 

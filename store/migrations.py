@@ -214,3 +214,10 @@ def m010_request_appeals(db: Database) -> None:
         " result TEXT NOT NULL DEFAULT '', decided_on TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,"
         " updated_at TEXT NOT NULL, PRIMARY KEY (request_id, kind))"
     )
+
+
+@migrations()
+def m011_catalog_repealed(db: Database) -> None:
+    # Table 二 of the annual report counts 规范性文件 repealed in the year and in force at its end: the day an
+    # item was repealed (废止日期), where the catalog has one.
+    db.execute("ALTER TABLE catalog ADD COLUMN repealed TEXT NOT NULL DEFAULT ''")

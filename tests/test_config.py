@@ -61,6 +61,8 @@ def test_env_secret_is_resolved_and_not_in_repr(tmp_path: Path) -> None:
         ('[[groups]]\nname = "g"\nbot = "x"\ncolour = 1\n', "[groups.g] colour: 未知的键"),
         ("db = \"x\"\nport =\n", "at line 2"),
         ('timezone = "UTC"\n', "[] timezone: 只支持 Asia/Shanghai"),
+        ("[report]\npublisher = 1\n", "[report] publisher: 应为字符串或列表，现为整数"),
+        ('[report]\npublisher = ["某分局", ""]\n', "[report] publisher: 应为本机关在公开目录“发布机构”中的名称"),
         ("[web]\nport = 99999\n", "[web] port: 应为 0–65535，现为 99999"),
         ("[web]\nport = -1\n", "[web] port: 应为 0–65535，现为 -1"),
         ("[web]\nmax_body = 0\n", "[web] max_body: 应不小于 1，现为 0"),

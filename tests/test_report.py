@@ -294,3 +294,52 @@ def test_reports_before_2021_keep_other_handling_in_one_row(db: Database) -> Non
     old = {row["key"]: row for row in report.annual_table3(db, 2020)["rows"]}
     assert old["other_handling"]["counts"]["总计"] == 1 and "other_no_correction" not in old
     assert "other_no_correction" in {row["key"] for row in report.annual_table3(db, 2021)["rows"]}
+
+
+def test_table_two_counts_the_bureaus_own_normative_documents(tmp_path: Path, db: Database,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot
+    from knowledge.catalog import import_file
+
+    ours, theirs = "某区食品药品监督管理分局", "国家药品监督管理局"
+    rows = [  # id, publisher, published, repealed, validity
+        ("made-2026", ours, "2026-04-01", "", "有效"),
+        ("made-2025", ours, "2025-04-01", "", "有效"),
+        ("gone-2026", ours, "2024-01-01", "2026-06-30", "已废止"),
+        ("gone-2027", ours, "2024-01-01", "2027-01-15", "已废止"),  # still in force on 2026-12-31
+        ("gone-undated", ours, "2023-01-01", "", "已废止"),
+        ("national", theirs, "2026-02-01", "", "有效"),  # republished, not made here
+    ]
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(json.dumps({"id": i, "title": i, "category": "规范性文件", "publisher": p,
+                                          "published": d, "repealed": r, "validity": v}, ensure_ascii=False)
+                              for i, p, d, r, v in rows), encoding="utf-8")
+    import_file(db, str(path))
+    counts = report.regulations(db, 2026, (ours,))
+    assert counts == {"made": 1, "repealed": 1, "in_force": 3, "unknown_repeal": ["gone-undated"]}
+    assert report.regulations(db, 2026, ())["made"] == 0  # nothing is ours until the config says who we are
+    db.close()
+    monkeypatch.delenv("GONGKAI_DB", raising=False)
+    monkeypatch.delenv("GONGKAI_CONFIG", raising=False)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[report]\npublisher = ["{ours}"]\n', encoding="utf-8")
+    assert bot.main(["--config", str(config), "--db", str(tmp_path / "report.db"), "report", "annual", "2026"]) == 0
+    out, err = capsys.readouterr()
+    assert "行政规范性文件\t1\t1\t3" in out.splitlines() and "规章\t0\t0\t0" in out.splitlines()
+    assert "行政许可\t（请按行政审批系统填写）" in out.splitlines()
+    assert "gone-undated 标为废止或失效但没有废止日期" in err
+    assert bot.main(["--db", str(tmp_path / "report.db"), "report", "annual", "2026"]) == 0
+    out, err = capsys.readouterr()
+    assert "行政规范性文件\t（未设置 [report] publisher）" in out and "未设置 [report] publisher" in err
+
+
+def test_an_import_refuses_a_repeal_before_publication(tmp_path: Path, db: Database) -> None:
+    from knowledge.catalog import import_file
+    from errors import ImportRowError
+
+    path = tmp_path / "items.jsonl"
+    path.write_text(json.dumps({"id": "x", "title": "x", "category": "规范性文件", "published": "2026-03-01",
+                                "repealed": "2026-02-01"}), encoding="utf-8")
+    with pytest.raises(ImportRowError, match="废止日期 2026-02-01 早于发布日期 2026-03-01"):
+        import_file(db, str(path))
