@@ -79,7 +79,7 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
 
 _LABELS = (
     ("id", "编号"), ("title", "标题"), ("category", "分类"), ("published", "发布日期"), ("url", "网址"),
-    ("index_no", "索引号"), ("doc_no", "文号"), ("publisher", "发布机构"), ("validity", "有效性"),
+    ("index_no", "索引号"), ("doc_no", "文号"), ("publisher", "发布机构"), ("validity", "有效性"), ("repealed", "废止日期"),
 )
 
 
