@@ -104,11 +104,13 @@ def _run(settings: Settings, host: str | None, port: int | None) -> int:
     from web.console import attach_console
 
     attach_console(app)
-    print(f"gongkai 已启动: http://{host}:{port}/healthz  数据库 {settings.db}", flush=True)
+    banner = f"gongkai 已启动: http://{host}:{port}/healthz  数据库 {settings.db}"
     try:
         # No access log: a line per request costs a fifth of the request; refusals and errors are logged
-        # by the hook route, and every enquiry is a row in the database.
-        web.run_app(app, host=host, port=port, print=None, handle_signals=True, access_log=None)
+        # by the hook route, and every enquiry is a row in the database. The banner is printed once the
+        # gateway has started (run_app calls `print` then), so a start-up error is never preceded by it.
+        web.run_app(app, host=host, port=port, print=lambda _: print(banner, flush=True), handle_signals=True,
+                    access_log=None)
     except OSError as exc:
         print(f"无法监听 {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 2

@@ -28,7 +28,9 @@ def _annual(args: argparse.Namespace, ctx: CliContext) -> int:
     table["proactive"] = service.proactive(ctx.db(), args.year)
     table["appeals"] = appeals.annual_table4(ctx.db(), args.year)
     publishers = ctx.settings.report.publishers
-    table["regulations"] = service.regulations(ctx.db(), args.year, publishers) if publishers else None
+    # Table 二 is produced in the 2021 layout only: earlier years had another (the text says so).
+    current = args.year >= service.FORMAT_2021
+    table["regulations"] = service.regulations(ctx.db(), args.year, publishers) if publishers and current else None
     # Warnings go to stderr, so the table itself can be piped into a spreadsheet as it is.
     if table["untyped"]:
         print(f"注意：{len(table['untyped'])} 件正式申请未登记申请人类型，单列为“{service.UNTYPED}”："
@@ -39,14 +41,22 @@ def _annual(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f"注意：公开目录中 {len(undated)} 条没有发布日期，未计入主动公开条数：{shown}。", file=sys.stderr)
     if demo:
         print(f"注意：公开目录中 {demo} 条是演示数据，未计入主动公开条数。", file=sys.stderr)
-    if table["regulations"] is None:
+    if current and table["regulations"] is None:
         print("注意：未设置 [report] publisher（本机关在公开目录“发布机构”中的名称），表二的行政规范性文件一行未统计。",
               file=sys.stderr)
-    elif table["regulations"]["unknown_repeal"]:
-        print(f"注意：{'、'.join(table['regulations']['unknown_repeal'])} 标为废止或失效但没有废止日期，"
-              "未计入任何一年的废止件数。请在目录中补 repealed（废止日期）。", file=sys.stderr)
+    elif table["regulations"] is not None:
+        _warn_regulations(table["regulations"], publishers)
     ctx.out(table, _text)
     return 0
+
+
+def _warn_regulations(counts: dict[str, Any], publishers: tuple[str, ...]) -> None:
+    if counts["unknown_repeal"]:
+        print(f"注意：{'、'.join(counts['unknown_repeal'])} 标为废止或失效但没有废止日期，未计入任何一年的废止件数，"
+              "本年起不计为现行有效。请在目录中补 repealed（废止日期）。", file=sys.stderr)
+    if not (counts["made"] or counts["repealed"] or counts["in_force"]) and counts["others"]:
+        print(f"注意：公开目录的规范性文件中没有发布机构为“{'、'.join(publishers)}”的；目录中的发布机构有："
+              f"{'、'.join(counts['others'])}。请核对 [report] publisher（多个名称写成列表）。", file=sys.stderr)
 
 
 def _proactive(counts: dict[str, Any], until: str) -> str:
@@ -75,7 +85,9 @@ def _text(table: dict[str, Any]) -> str:
     columns = table["columns"]
     organisations = [c for c in columns if c in APPLICANT_TYPES[1:]]
     until = "" if table["complete"] else f"（截至 {table['as_of']}，本年度尚未结束）"
-    lines = [_proactive(table["proactive"], until), *_table2(table["regulations"]), ""] if "proactive" in table else []
+    table2 = _table2(table["regulations"]) if table["year"] >= service.FORMAT_2021 else [
+        f"（{table['year']} 年度的表二不是 2021 年格式（国办公开办函〔2021〕30号），本系统未生成）"]
+    lines = [_proactive(table["proactive"], until), *table2, ""] if "proactive" in table else []
     lines += [f"{table['year']} 年度 三、收到和处理政府信息公开申请情况{until}",
              "\t".join(["", "申请人情况", *[""] * (len(columns) - 1)]),
              "\t".join(["", "自然人", "法人或其他组织", *[""] * (len(organisations) - 1),

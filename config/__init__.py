@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date, datetime, time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,12 +71,16 @@ def load_settings(
         raw = tomllib.loads(file.read_text(encoding="utf-8-sig"))  # -sig: Windows editors save a BOM
     except FileNotFoundError:
         raise ConfigError(f"{name}: 找不到配置文件") from None
-    except OSError as exc:  # a folder, no permission
+    except IsADirectoryError:
+        raise ConfigError(f"{name}: 这是文件夹，不是配置文件") from None
+    except PermissionError:
+        raise ConfigError(f"{name}: 没有读取权限") from None
+    except OSError as exc:
         raise ConfigError(f"{name}: 无法读取（{exc.strerror}）") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{name}: 不是 UTF-8 编码（第 {exc.start} 字节：{exc.reason}）") from None
+        raise ConfigError(f"{name}: 不是 UTF-8 编码（第 {exc.start + 1} 个字节无法读取）") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: TOML 格式错误：{exc}") from None
+        raise ConfigError(f"{name}: {_toml_error(str(exc))}") from None
     return _build(raw, name, file.parent, env, db)
 
 
@@ -123,6 +128,17 @@ def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], d
         source=name,
         db_overridden=bool(db_path),
     )
+
+
+def _toml_error(message: str) -> str:
+    """tomllib's message with its place in Chinese; the parser's own words are kept, since they name the token."""
+    place = re.search(r"\(at line (\d+), column (\d+)\)", message) or re.search(r"\(at line (\d+)\)", message)
+    detail = message[:place.start()].strip() if place else message
+    where = f"第 {place[1]} 行" + (f"第 {place[2]} 列" if place and place.lastindex == 2 else "") if place else ""
+    # An unquoted word or time (at = 09:00, to = 内部) is the usual cause of these two.
+    unquoted = detail.startswith(("Expected newline or end of document", "Invalid value"))
+    hint = "（文字和时刻要加引号，如 at = \"09:00\"）" if unquoted else ""
+    return f"TOML 格式错误{'（' + where + '）' if where else ''}：{detail}{hint}"
 
 
 def _reminders(table: dict[str, Any], name: str) -> RemindersConfig:
@@ -248,5 +264,6 @@ def _check_references(bots: tuple[BotConfig, ...], groups: tuple[GroupConfig, ..
 
 def _kind(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    words = {str: "字符串", int: "整数", float: "数字", list: "列表", bool: "true/false", dict: "表"}
+    words = {str: "字符串", int: "整数", float: "小数", list: "列表", bool: "布尔值（true/false）", dict: "表",
+             datetime: "日期时间", date: "日期", time: "时刻"}
     return "或".join(words.get(k, k.__name__) for k in kinds)

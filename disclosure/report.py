@@ -21,8 +21,9 @@ import clock
 from disclosure.requests import APPLICANT_TYPES
 from errors import InvalidInput
 from knowledge import CATEGORIES
+from knowledge.items import ENDED
 
-__all__ = ["ROWS", "UNTYPED", "annual_table3", "proactive", "regulations"]
+__all__ = ["ROWS", "UNTYPED", "FORMAT_2021", "annual_table3", "proactive", "regulations"]
 
 UNTYPED = "未登记类型"
 
@@ -56,7 +57,7 @@ for _key, _label, _items in _GROUPS:
     _GROUP_OF.update((code, _key) for code, _ in _items)
 ROWS += [("concluded", "（七）总计", 1), ("carried_out", "四、结转下年度继续办理", 0)]
 _ITEM_ROWS = {code for _, _, items in _GROUPS for code, _ in items}
-_SPLIT_OTHER_FROM = 2021  # 国办公开办函〔2021〕30号: （六） in three rows from the 2021 report on
+FORMAT_2021 = 2021  # 国办公开办函〔2021〕30号 from the 2021 report on: table 二 as produced here, （六） in three rows
 _OTHER_ITEMS = {code for key, _, items in _GROUPS if key == "other_handling" for code, _ in items}
 
 
@@ -92,7 +93,7 @@ def annual_table3(db: Database, year: int, now: datetime | None = None) -> dict[
     columns = [*APPLICANT_TYPES, "总计", *([UNTYPED] if untyped else [])]
     table = []
     for key, label, depth in ROWS:
-        if year < _SPLIT_OTHER_FROM and key in _OTHER_ITEMS:
+        if year < FORMAT_2021 and key in _OTHER_ITEMS:
             continue  # the 2019 format (国办公开办函〔2019〕60号) has （六）其他处理 as one row
         line = {c: counts[key].get(c, 0) for c in columns if c != "总计"}
         line["总计"] = sum(line.values())
@@ -133,28 +134,34 @@ def proactive(db: Database, year: int) -> dict[str, Any]:
             "total": sum(in_all.values()), "total_by_category": ordered(in_all), "undated": undated, "demo": demo}
 
 
-def regulations(db: Database, year: int, publishers: tuple[str, ...]) -> dict[str, Any]:
+def regulations(db: Database, year: int, publishers: tuple[str, ...], now: datetime | None = None) -> dict[str, Any]:
     """Table 二's 第二十条第（一）项 row for 行政规范性文件: the catalog's 规范性文件 published by this bureau
     (`publishers`, its names in 发布机构), made in the year, repealed in it, and in force at its end. The catalog
-    also holds laws and rules the bureau only republishes: those are not its own. `unknown_repeal`: items marked
-    废止/失效 without a 废止日期, counted as not in force but in no year's repeals."""
+    also holds laws and rules the bureau only republishes: those are not its own.
+
+    `unknown_repeal`: items whose 有效性 says 废止/失效 but that have no 废止日期. They count in no year's repeals;
+    they are in force at the end of past years (staff mark an item when it is repealed, so a past report does
+    not change when they do) and not from this year on. `others`: the 发布机构 of 规范性文件 that are not ours,
+    so that a `publisher` spelled differently from the catalog shows."""
     first, last = _year(year)
+    this_year = (now or clock.now()).astimezone(clock.TZ).year
     made = repealed = in_force = 0
     unknown: list[str] = []
     marks = ", ".join("?" * len(publishers)) or "''"
     for item_id, published, gone, validity in db.execute(
             f"SELECT id, published, repealed, validity FROM catalog WHERE category = '规范性文件' AND demo = 0"
             f" AND publisher IN ({marks}) ORDER BY id", list(publishers)):
-        ended = gone <= last if gone else any(word in validity for word in _ENDED)
-        if ended and not gone:
+        undated = not gone and validity.strip() in ENDED
+        if undated:
             unknown.append(item_id)
+        ended = gone <= last if gone else undated and year >= this_year
         made += int(bool(published) and first <= published <= last)
         repealed += int(bool(gone) and first <= gone <= last)
         in_force += int(bool(published) and published <= last and not ended)
-    return {"made": made, "repealed": repealed, "in_force": in_force, "unknown_repeal": unknown}
-
-
-_ENDED = ("废止", "失效")  # 有效性 words of an item no longer in force
+    others = [row[0] for row in db.execute(
+        f"SELECT DISTINCT publisher FROM catalog WHERE category = '规范性文件' AND demo = 0 AND publisher != ''"
+        f" AND publisher NOT IN ({marks}) ORDER BY publisher", list(publishers))]
+    return {"made": made, "repealed": repealed, "in_force": in_force, "unknown_repeal": unknown, "others": others}
 
 
 def _year(year: int) -> tuple[str, str]:

@@ -11,6 +11,7 @@ import clock
 from disclosure.requests import open_possible_request, question_key
 from handlers import Context, Reply, pseudonym, texts
 from knowledge import Answer, Match
+from knowledge.items import retired
 from knowledge.lexicon import READ_LIMIT
 from platforms import Inbound
 
@@ -126,7 +127,8 @@ def decide(ctx: Context, question: str) -> Reply:
 
 def _decide(ctx: Context, question: str, today: date) -> Reply:
     result = ctx.search(question, today)
-    matches = [m.as_dict() | {"published": m.published} for m in result.matches]
+    matches = [m.as_dict() | {"published": m.published, "retired": retired(ctx.items.get(m.id, {}), today)}
+               for m in result.matches]
     if is_complaint(question):
         return _complaint_reply(result, matches)
     if result.answered:

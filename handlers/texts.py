@@ -55,8 +55,8 @@ HANDOFF_ELSEWHERE = "可拨打12345政务服务便民热线转接本局，投诉
 
 
 def citation(match: Mapping[str, Any]) -> str:
-    """Title, category, date and link of one catalog item."""
-    parts = [f"《{match['title']}》", f"（{match['category']}"]
+    """Title, category, date and link of one catalog item; one no longer in force says so."""
+    parts = [f"《{match['title']}》", "（已废止）" if match.get("retired") else "", f"（{match['category']}"]
     if match.get("published"):
         parts.append(f"，{match['published']}")
     parts.append("）")

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+import clock
 from knowledge import Answer, Match
 from knowledge.abstain import MIN_COVERAGE, AbstainRule
-from knowledge.items import IndexedItem, abbreviated, is_date_token, is_guide, routed
+from knowledge.items import IndexedItem, abbreviated, is_date_token, is_guide, retired, routed
 from knowledge.lexicon import READ_LIMIT, confusions, lexicon, normalize
 from knowledge.text import (
     Analysis,
@@ -320,7 +321,7 @@ def _analyze_item(raw: Mapping[str, Any]) -> tuple[IndexedItem, dict[str, dict[s
     item = IndexedItem(match, {}, topic, normalize(fields["title"] + " " + fields["keywords"]),
                  normalize(" ".join(fields.values())),
                  frozenset(text_years | ({year} if year else set())), bool(text_years),
-                 tuple(analyses["title"].periods), str(raw.get("validity") or "") == "已废止")
+                 tuple(analyses["title"].periods), retired(raw, clock.now().date()))
     return item, counts
 
 

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from knowledge import Match
 from knowledge.text import Period
 
-__all__ = ["IndexedItem", "GUIDE_TITLE_WORDS", "is_guide", "routed", "is_date_token", "spelled", "abbreviated",
-           "abbreviation"]
+__all__ = ["IndexedItem", "GUIDE_TITLE_WORDS", "ENDED", "is_guide", "retired", "routed", "is_date_token", "spelled",
+           "abbreviated", "abbreviation"]
 
 GUIDE_TITLE_WORDS = ("指南", "须知", "程序", "办理", "流程")  # titles that read as instructions
+# 有效性 values of an item no longer in force, whole values only: 未废止 and 部分失效 are still in force.
+ENDED = frozenset({"废止", "已废止", "失效", "已失效", "全文失效", "全部失效"})
+
+
+def retired(item: Mapping[str, Any], today: date) -> bool:
+    """No longer in force: its 有效性 says so, or its 废止日期 has come."""
+    repealed = str(item.get("repealed") or "")
+    return str(item.get("validity") or "").strip() in ENDED or bool(repealed) and repealed <= today.isoformat()
 
 
 @dataclass(frozen=True, slots=True)

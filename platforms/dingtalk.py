@@ -85,6 +85,9 @@ class DingTalkPlatform(Platform):
         where = source or f"[bots.{bot}]"
         self.max_skew = skew_option(self.opt("max_skew", 3600), where)
         self.keywords = _keywords(self.opt("keyword", ""), where)
+        webhook = str(self.opt("webhook"))
+        if webhook and "access_token=" not in webhook:
+            raise ConfigError(f"{where} webhook: 应为自定义机器人的 Webhook 地址（带 ?access_token=...）")
         base = str(self.opt("api_base"))
         try:
             self.api_origin = URL(base).origin() if base else None  # where a fake or a proxy takes the answers

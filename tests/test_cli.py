@@ -244,3 +244,14 @@ def test_command_line_mistakes_are_one_chinese_line(capsys: pytest.CaptureFixtur
     first, second, *rest = capsys.readouterr().err.splitlines()
     assert exit_info.value.code == 2 and first.startswith(expected) and not rest
     assert second.startswith("用法：python bot.py") and second.endswith(" -h")
+
+
+def test_a_config_group_clashing_with_a_staff_group_stops_run_before_the_banner(tmp_path: Path) -> None:
+    config = tmp_path / "g.toml"
+    config.write_text('[[groups]]\nname = "夜市"\nbot = "console"\n\n[[bots]]\nname = "console"\nplatform = "console"\n',
+                      encoding="utf-8")
+    database = str(tmp_path / "g.db")
+    assert process("--db", database, "groups", "add", "夜市", "--bot", "console").returncode == 0
+    result = process("--config", str(config), "--db", database, "run", "--port", "0")
+    assert result.returncode == 2 and "已启动" not in result.stdout
+    assert result.stderr.strip().splitlines()[-1].startswith(f"{config}: [groups.夜市] name: 已有工作人员添加的同名群")

@@ -59,7 +59,10 @@ def test_env_secret_is_resolved_and_not_in_repr(tmp_path: Path) -> None:
         ('[[bots]]\nname = "a b"\nplatform = "webhook"\n', "[bots.a b] name: 只能用字母、数字"),
         ('[[groups]]\nname = "g"\nbot = "ghost"\n', "[groups.g] bot: 没有名为 'ghost' 的 [[bots]]"),
         ('[[groups]]\nname = "g"\nbot = "x"\ncolour = 1\n', "[groups.g] colour: 未知的键"),
-        ("db = \"x\"\nport =\n", "at line 2"),
+        ("db = \"x\"\nport =\n", "TOML 格式错误（第 2 行第 7 列）：Invalid value"),
+        ("[web]\n[web]\n", "TOML 格式错误（第 2 行第 5 列）：Cannot declare"),
+        ("[reminders]\nat = 09:00:00\n", "[reminders] at: 应为字符串，现为时刻"),
+        ("[web]\nport = 8080.0\n", "[web] port: 应为整数，现为小数"),
         ('timezone = "UTC"\n', "[] timezone: 只支持 Asia/Shanghai"),
         ("[report]\npublisher = 1\n", "[report] publisher: 应为字符串或列表，现为整数"),
         ('[report]\npublisher = ["某分局", ""]\n', "[report] publisher: 应为本机关在公开目录“发布机构”中的名称"),
@@ -87,7 +90,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "gbk.toml"
     path.write_bytes('db = "数据.db"\n'.encode("gbk"))
-    with pytest.raises(ConfigError, match="不是 UTF-8 编码"):
+    with pytest.raises(ConfigError, match=r"不是 UTF-8 编码（第 7 个字节无法读取）"):
         load_settings(str(path), environ={})
 
 
@@ -97,7 +100,7 @@ def test_durations(text: str, seconds: float) -> None:
 
 
 def test_a_folder_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="无法读取"):
+    with pytest.raises(ConfigError, match="这是文件夹，不是配置文件"):
         load_settings(str(tmp_path), environ={})
 
 

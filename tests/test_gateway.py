@@ -499,3 +499,25 @@ async def test_staff_ask_for_their_reminder_in_their_own_group(aiohttp_client: A
     assert "化粪池" not in listed["reply"]
     elsewhere = await (await client.post("/hooks/webhook/open", json=event("今日待办", "t3"))).json()
     assert "今日待办（" not in elsewhere["reply"]
+
+
+async def test_an_answer_from_a_repealed_item_says_so(aiohttp_client: Any, gateway_settings: Settings,
+                                                      tmp_path: Path) -> None:
+    """Whether 有效性 says 废止 (a whole value, not 未废止) or the 废止日期 has come, the citizen is told."""
+    path = tmp_path / "old.jsonl"
+    path.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in (
+        {"id": "old-1", "title": "小饭桌备案管理暂行办法", "category": "规范性文件", "published": "2013-05-01",
+         "keywords": ["小饭桌", "备案"], "body": "小饭桌备案的条件和程序。", "validity": "废止"},
+        {"id": "old-2", "title": "集体聚餐申报管理规定", "category": "规范性文件", "published": "2013-05-01",
+         "keywords": ["集体聚餐", "申报"], "body": "农村集体聚餐的申报。", "repealed": "2020-01-01"},
+        {"id": "old-3", "title": "餐饮油烟管理规定", "category": "规范性文件", "published": "2013-05-01",
+         "keywords": ["餐饮油烟"], "body": "餐饮油烟的管理。", "validity": "未废止"},
+    )), encoding="utf-8")
+    db = open_db(gateway_settings.db)
+    import_file(db, str(path), replace=True)
+    db.close()
+    client = await aiohttp_client(create_app(gateway_settings))
+    for n, (question, marked) in enumerate((("小饭桌备案管理暂行办法", True), ("集体聚餐申报管理规定", True),
+                                            ("餐饮油烟管理规定", False))):
+        reply = await (await client.post("/hooks/webhook/open", json=event(question, f"r{n}"))).json()
+        assert reply["answered"] and ("（已废止）" in reply["reply"]) is marked, reply["reply"]

@@ -152,6 +152,12 @@ def test_a_bad_api_base_is_a_config_error() -> None:
         receiver(api_base="oapi.dingtalk.com")
 
 
+@pytest.mark.parametrize("webhook", ["https://x", "https://oapi.dingtalk.com/robot/send", 5])
+def test_a_push_webhook_without_its_access_token_is_a_config_error(webhook: Any) -> None:
+    with pytest.raises(ConfigError, match=r"\[bots.dt\] webhook: 应为自定义机器人的 Webhook 地址"):
+        DingTalkPlatform("dt", {"webhook": webhook})
+
+
 @pytest.mark.parametrize(("url", "api_base", "accepted"), [
     ("https://oapi.dingtalk.com/robot/sendBySession?session=s1", "", True),
     ("https://api.dingtalk.com/robot/sendBySession?session=s1", "", True),

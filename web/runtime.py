@@ -19,7 +19,7 @@ from sqlite_utils import Database
 import clock
 import platforms
 from config import Settings
-from errors import DeliveryError, RateLimited, TemporaryError
+from errors import ConfigError, DeliveryError, RateLimited, TemporaryError
 from handlers import Context, Reply, handle_inbound, installation_salt
 from knowledge import Knowledge
 from knowledge.catalog import all_items, seed_demo
@@ -76,7 +76,10 @@ class Gateway:
 
     def _prepare(self, db: Database) -> bytes:
         """Config groups into the table, the demo catalog into an empty default database, the salt."""
-        sync_config_groups(db, self.settings.groups)
+        try:
+            sync_config_groups(db, self.settings.groups)
+        except ConfigError as exc:  # a [[groups]] entry that clashes with the database: name the file too
+            raise ConfigError(f"{self.settings.source}: {exc}") from None
         if self.settings.catalog.seed and not self.settings.db_overridden:
             seeded = seed_demo(db, self.settings.catalog.seed)
             if seeded:
