@@ -109,6 +109,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     appeal_result.add_argument("--by", required=True)
     appeal_result.add_argument("--note", default="")
     appeal_result.set_defaults(func=_appeal_result)
+    appeal_remove = verbs.add_parser("appeal-remove", help="撤销误登记的行政复议或行政诉讼（须写明理由，留在办理记录中）")
+    appeal_remove.add_argument("number", type=_number)
+    appeal_remove.add_argument("--kind", required=True, choices=appeals.KINDS)
+    appeal_remove.add_argument("--by", required=True)
+    appeal_remove.add_argument("--reason", required=True)
+    appeal_remove.set_defaults(func=_appeal_remove)
     faq = verbs.add_parser("faq", help="线索已补充到公开目录（该问题以后可直接答复）")
     faq.add_argument("number", type=_number)
     faq.add_argument("--by", required=True)
@@ -120,7 +126,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     close.add_argument("--reason", required=True)
     close.set_defaults(func=_close)
     for verb in (ls, show, accept, new, answer, extend, applicant, correction, corrected, pause, resume, appeal,
-                 appeal_result, faq, close):
+                 appeal_result, appeal_remove, faq, close):
         verb.add_argument("--json", action="store_true")
 
 
@@ -229,6 +235,10 @@ def _appeal_result(args: argparse.Namespace, ctx: CliContext) -> int:
     decided = parse_day(args.decided, "--decided")
     return _step(ctx, lambda db: appeals.decide_appeal(db, args.number, args.kind, args.result, decided, args.by,
                                                        args.note))
+
+
+def _appeal_remove(args: argparse.Namespace, ctx: CliContext) -> int:
+    return _step(ctx, lambda db: appeals.remove_appeal(db, args.number, args.kind, args.by, args.reason))
 
 
 def _faq(args: argparse.Namespace, ctx: CliContext) -> int:

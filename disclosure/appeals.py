@@ -17,7 +17,7 @@ from disclosure.requests import _FORMAL, _require, _signed, _staff, _step_day, g
 from errors import InvalidInput, NotFound
 from store import dumps, insert_row
 
-__all__ = ["KINDS", "RESULTS", "file_appeal", "decide_appeal", "appeals_of", "annual_table4"]
+__all__ = ["KINDS", "RESULTS", "file_appeal", "decide_appeal", "remove_appeal", "appeals_of", "annual_table4"]
 
 # kind -> (the form's group, the form's sub-group)
 KINDS: dict[str, tuple[str, str]] = {"复议": ("行政复议", ""), "诉讼": ("行政诉讼", "未经复议直接起诉"),
@@ -71,6 +71,27 @@ def decide_appeal(db: Database, number: str, kind: str, result: str, decided_on:
     db.execute("UPDATE request_appeals SET result = ?, decided_on = ?, updated_at = ? WHERE request_id = ?"
                " AND kind = ?", [result, day.isoformat(), stamp, request["id"], kind])
     _log(db, request["id"], stamp, _signed(f"{by} 登记{kind}结果：{day.isoformat()} {result}", note))
+    return get_request(db, request["id"])
+
+
+def remove_appeal(db: Database, number: str, kind: str, by: str, reason: str,
+                  now: datetime | None = None) -> dict[str, Any]:
+    """Take back a case recorded by mistake (a wrong request, kind or date): it leaves table 四, and the request's
+    history keeps who removed what and why. Record it again with the right facts."""
+    by = _staff(by)
+    if not reason.strip():
+        raise InvalidInput("撤销登记须写明理由")
+    request = get_request(db, number)
+    cases = {c["kind"]: c for c in appeals_of(db, number)}
+    case = cases.get(kind)
+    if case is None:
+        raise NotFound(f"编号 {number} 没有登记{kind}")
+    if kind == "复议" and "复议后诉讼" in cases:
+        raise InvalidInput(f"编号 {number} 还有复议后诉讼：先撤销它，再撤销复议")
+    db.execute("DELETE FROM request_appeals WHERE request_id = ? AND kind = ?", [request["id"], kind])
+    decided = f"，{case['decided_on']} 审结（{case['result']}）" if case["decided_on"] else ""
+    _log(db, request["id"], clock.iso(now or clock.now()),
+         _signed(f"{by} 撤销登记的{kind}（{case['filed_on']} 提起{decided}）", reason))
     return get_request(db, request["id"])
 
 

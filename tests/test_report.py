@@ -233,6 +233,14 @@ def test_appeals_are_recorded_in_order(db: Database) -> None:
         appeals.file_appeal(db, number, "复议后诉讼", date(2026, 5, 30), "张三", now=now)
     appeals.file_appeal(db, number, "复议后诉讼", date(2026, 6, 10), "张三", now=now)
     assert [(c["kind"], c["result"]) for c in appeals.appeals_of(db, number)] == [("复议", "纠正"), ("复议后诉讼", "")]
+    with pytest.raises(InvalidInput, match="先撤销它，再撤销复议"):
+        appeals.remove_appeal(db, number, "复议", "张三", "录错了", now=now)
+    with pytest.raises(InvalidInput, match="须写明理由"):
+        appeals.remove_appeal(db, number, "复议后诉讼", "张三", " ", now=now)
+    appeals.remove_appeal(db, number, "复议后诉讼", "张三", "提起日录错", now=now)
+    assert [c["kind"] for c in appeals.appeals_of(db, number)] == ["复议"]
+    assert "张三 撤销登记的复议后诉讼（2026-06-10 提起）；提起日录错" in service.history(db, number)[-1]["note"]
+    appeals.file_appeal(db, number, "复议后诉讼", date(2026, 6, 12), "张三", now=now)
     lead, _ = service.open_possible_request(db, "只是线索", "s", "webhook", "b", "c", now=now)
     with pytest.raises(InvalidInput, match="不能执行此操作"):
         appeals.file_appeal(db, lead["id"], "复议", date(2026, 11, 27), "张三", now=now)
