@@ -68,7 +68,7 @@ def _proactive(counts: dict[str, Any], until: str) -> str:
             f"截至本年底累计主动公开 {counts['total']} 条{listed(counts['total_by_category'])}。\n")
 
 
-def _table2(regulations: dict[str, int] | None) -> list[str]:
+def _table2(regulations: dict[str, Any] | None) -> list[str]:
     """Table 二 as the form lays it out. Only the 规范性文件 row comes from the store; the licensing, enforcement
     and fee figures are kept in other systems, so their cells say where to take them from."""
     own = ("（未设置 [report] publisher）",) * 3 if regulations is None else (

@@ -8,7 +8,7 @@ names no question and no person (a chat platform is not the place for them): `re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -40,9 +40,7 @@ class Digest:
                     or self.consult_overdue or self.pending)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"day": self.day, "overdue": self.overdue, "due_today": self.due_today, "due_soon": self.due_soon,
-                "correction_overdue": self.correction_overdue, "consult_overdue": self.consult_overdue,
-                "pending": self.pending, "pending_since": self.pending_since}
+        return asdict(self)
 
 
 def build(db: Database, calendar: WorkCalendar, today: date, ahead: int = AHEAD) -> Digest:
