@@ -15,7 +15,7 @@ from knowledge.items import retired
 from knowledge.lexicon import READ_LIMIT
 from platforms import Inbound
 
-__all__ = ["handle", "decide", "is_complaint", "follow_up", "combine"]
+__all__ = ["handle", "decide", "is_complaint", "follow_up", "combine", "PREVIOUS_QUESTIONS"]
 
 # 条例 art.39: complaints and reports are not disclosure requests; route them to 12315.
 _COMPLAINT = re.compile(
@@ -100,15 +100,18 @@ def combine(previous: str, what: str) -> str:
     return what + previous[ask.start():] if ask and ask.start() > 0 else what + previous
 
 
+# One seek on idx_enquiries_sender_at (m012), not a scan of the whole log.
+PREVIOUS_QUESTIONS = ("SELECT question FROM enquiries WHERE at >= ? AND channel = ? AND bot = ? AND chat = ?"
+                      " AND sender = ? AND kind = 'enquiry' ORDER BY id DESC LIMIT 5")
+
+
 def _previous_question(db: Database, ctx: Context, event: Inbound) -> str | None:
     """The asker's last question in this chat within a few minutes, not itself a follow-up."""
     sender = pseudonym(ctx.salt, event.platform, event.sender)
     if not sender:
         return None
     since = clock.iso(ctx.now() - _CONTEXT_WINDOW)
-    rows = db.execute("SELECT question FROM enquiries WHERE at >= ? AND channel = ? AND bot = ? AND chat = ?"
-                      " AND sender = ? AND kind = 'enquiry' ORDER BY id DESC LIMIT 5",
-                      [since, event.platform, event.bot, event.chat, sender]).fetchall()
+    rows = db.execute(PREVIOUS_QUESTIONS, [since, event.platform, event.bot, event.chat, sender]).fetchall()
     return next((q for (q,) in rows if follow_up(q) is None and len(q) <= READ_LIMIT), None)
 
 

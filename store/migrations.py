@@ -221,3 +221,10 @@ def m011_catalog_repealed(db: Database) -> None:
     # Table 二 of the annual report counts 规范性文件 repealed in the year and in force at its end: the day an
     # item was repealed (废止日期), where the catalog has one.
     db.execute("ALTER TABLE catalog ADD COLUMN repealed TEXT NOT NULL DEFAULT ''")
+
+
+@migrations()
+def m012_enquiry_follow_up_lookup(db: Database) -> None:
+    # A follow-up (那药店呢) reads the asker's last question: without this index that was a scan of the whole
+    # enquiry log on the event loop, one more row for every message the bureau ever received.
+    db.execute("CREATE INDEX idx_enquiries_sender_at ON enquiries(sender, at)")

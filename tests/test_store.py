@@ -238,3 +238,12 @@ def test_m008_dates_answers_given_before_it_by_their_last_change(tmp_path: Path)
     assert (rows["2025-0001"]["concluded_on"], rows["2025-0002"]["concluded_on"]) == ("2025-12-30", "")
     assert rows["2025-0001"]["applicant_type"] == "" and rows["2025-0002"]["paused_days"] == 0
     db.close()
+
+
+def test_m012_a_follow_up_finds_the_last_question_by_index_not_by_scanning_the_log(tmp_path: Path) -> None:
+    from handlers.enquiry import PREVIOUS_QUESTIONS
+
+    db = open_db(tmp_path / "g.db")
+    plan = " ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + PREVIOUS_QUESTIONS, ["", "", "", "", ""]))
+    assert "USING INDEX idx_enquiries_sender_at" in plan
+    assert "SCAN enquiries" not in plan
