@@ -130,14 +130,45 @@ def _build(raw: dict[str, Any], name: str, base: Path, env: Mapping[str, str], d
     )
 
 
+# tomllib's messages in Chinese ({0}: what the parser named); an unknown one keeps the parser's own words.
+_TOML_MESSAGES = [(re.compile(pattern), text) for pattern, text in (
+    (r"Invalid value", "值无效"),
+    (r"Expected newline or end of document after a statement", "一行只能写一项，后面应换行"),
+    (r"Unescaped '\\' in a string", "双引号字符串里的反斜杠要写成 \\\\（Windows 路径可改用单引号或 /）"),
+    (r"Unterminated string", "字符串缺少结尾的引号"),
+    (r"Expected '=' after a key in a key/value pair", "键的后面缺少“=”"),
+    (r"Expected '\]\]' at the end of an array declaration", "[[…]] 缺少结尾的“]]”"),
+    (r"Expected '\]' at the end of a table declaration", "[…] 缺少结尾的“]”"),
+    (r"Invalid initial character for a key part", "键名的开头字符无效（键名含中文或空格时要加引号）"),
+    (r"Invalid statement", "无法识别的语句（键名只能用字母、数字、_ 和 -，否则要加引号）"),
+    (r"Invalid date or datetime", "日期或时间无效"),
+    (r"Unclosed array", "列表缺少结尾的“]”"),
+    (r"Unclosed inline table", "内联表缺少结尾的“}}”"),
+    (r"Cannot declare (.+) twice", "{0} 重复定义"),
+    (r"Cannot overwrite a value", "同一个键写了两次"),
+    (r"Cannot (?:redefine|mutate immutable) namespace (.+)", "{0} 已定义，不能再改"),
+    (r"Duplicate inline table key (.+)", "内联表里的键 {0} 重复"),
+    (r"Illegal character '\\n'", "字符串缺少结尾的引号"),  # the line ended inside a string
+    (r"(?:Found invalid|Illegal) character (.+)", "非法字符 {0}"),
+)]
+
+
 def _toml_error(message: str) -> str:
-    """tomllib's message with its place in Chinese; the parser's own words are kept, since they name the token."""
-    place = re.search(r"\(at line (\d+), column (\d+)\)", message) or re.search(r"\(at line (\d+)\)", message)
+    """tomllib's message in Chinese, with its place; the parser's own words only for a message we do not know."""
+    place = re.search(r"\(at (?:line (\d+)(?:, column (\d+))?|end of document)\)", message)
     detail = message[:place.start()].strip() if place else message
-    where = f"第 {place[1]} 行" + (f"第 {place[2]} 列" if place and place.lastindex == 2 else "") if place else ""
+    if place is None:
+        where = ""
+    elif place[1] is None:
+        where = "文件末尾"
+    else:
+        where = f"第 {place[1]} 行" + (f"第 {place[2]} 列" if place[2] else "")
     # An unquoted word or time (at = 09:00, to = 内部) is the usual cause of these two.
     unquoted = detail.startswith(("Expected newline or end of document", "Invalid value"))
     hint = "（文字和时刻要加引号，如 at = \"09:00\"）" if unquoted else ""
+    known = next(((m, text) for pattern, text in _TOML_MESSAGES if (m := pattern.fullmatch(detail))), None)
+    if known:
+        detail = known[1].format(*known[0].groups())
     return f"TOML 格式错误{'（' + where + '）' if where else ''}：{detail}{hint}"
 
 
