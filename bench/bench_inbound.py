@@ -344,6 +344,7 @@ class Result:
     sample: str
     reply_rate: float = 0.0  # capped replies per second the sink saw over the whole measurement
     minimal_rps: float = 0.0  # end to end: the bare bot that acks and posts a fixed answer (DingTalk)
+    minimal_cpu: float = 0.0  # its CPU seconds per request, the post included
 
 
 async def burst(http: aiohttp.ClientSession, batch: list[Request], concurrency: int,
@@ -416,6 +417,7 @@ async def measure(case: Case, bare: Server, gateway: Server, minimal: Server | N
                     cpu["gateway"] / n, client_cpu / n, drain["gateway"], sample, rate)
     if minimal is not None and minimal.name in seconds:
         result.minimal_rps = n / (seconds[minimal.name] + drain[minimal.name])
+        result.minimal_cpu = cpu[minimal.name] / n
     return result
 
 
@@ -527,7 +529,8 @@ def main() -> None:
             total = args.requests / (args.requests / r.gateway_rps + r.drain)
             notes = f"ack rate; all replies at the sink {r.drain:.1f} s later: {total:.0f} req/s end to end"
             if r.minimal_rps:
-                notes += (f"; a bare bot that acks and posts a fixed answer: {r.minimal_rps:.0f} req/s end to end, "
+                notes += (f"; a bare bot that acks and posts a fixed answer: {r.minimal_rps:.0f} req/s end to end "
+                          f"({r.minimal_rps / r.bare_rps:.0%} of bare, {r.minimal_cpu * 1e6:.0f} µs CPU/request), "
                           f"the gateway {total / r.minimal_rps:.0%} of it")
         print(f"{r.platform:9s} {r.bare_rps:7.0f} {r.gateway_rps:8.0f} {share:5.0%} {'yes' if share >= TARGET else 'NO':>5s}"
               f"   {r.bare_cpu * 1e6:7.0f} {r.gateway_cpu * 1e6:8.0f}   {notes}")
