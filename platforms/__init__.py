@@ -99,11 +99,20 @@ class Target:
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message source, rendered per platform. `body` is a small markdown subset:
-    paragraphs, `**bold**`, `- ` lists, `[text](url)` links."""
+    paragraphs, `**bold**`, `- ` lists, `[text](url)` links. It holds the staff's text, posted verbatim.
+    `fields` are the gateway's own (label, value) lines above it: bold only where the platform has markdown."""
 
     body: str
     title: str = ""
     mention_all: bool = False
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def text(self, markdown: bool = False) -> str:
+        """The fields, then the body."""
+        if not self.fields:
+            return self.body
+        mark = "**" if markdown else ""
+        return "\n".join(f"{mark}{label}{mark}：{value}" for label, value in self.fields) + "\n\n" + self.body
 
 
 _ROLES = {"receive": "接收消息", "push": "推送"}
@@ -118,6 +127,7 @@ class Platform:
     per_minute: ClassVar[int] = 20  # documented per-bot push limit
     per_second: ClassVar[float] = 0.0  # 0 = no per-second limit beyond per_minute
     reply_limit_per_chat: ClassVar[bool] = False  # answers are rate-limited per chat: queue them per chat
+    mention_to_reply: ClassVar[bool] = False  # in a group the bot reads only messages that @ it
     receive_keys: ClassVar[tuple[str, ...]] = ()  # all required to receive
     push_keys: ClassVar[tuple[str, ...]] = ()  # all required to push
     optional_keys: ClassVar[tuple[str, ...]] = ()

@@ -37,7 +37,7 @@ class ConsolePlatform(Platform):
         return json_answer(text, extra)
 
     def render(self, message: Message) -> list[dict[str, Any]]:
-        text = f"【{message.title}】\n{message.body}" if message.title else message.body
+        text = f"【{message.title}】\n{message.text()}" if message.title else message.text()
         return [{"text": text}]
 
     async def send(self, http: Any, target: Target, body: dict[str, Any]) -> None:

@@ -75,6 +75,7 @@ class DingTalkPlatform(Platform):
     inline_reply: ClassVar[bool] = False
     max_bytes: ClassVar[int] = 4000  # well under the ~20 000-byte request cap; long text reads badly on phones
     per_minute: ClassVar[int] = 20
+    mention_to_reply: ClassVar[bool] = True  # in groups only @-messages are delivered
     receive_keys: ClassVar[tuple[str, ...]] = ("app_secret",)
     push_keys: ClassVar[tuple[str, ...]] = ("webhook",)
     optional_keys: ClassVar[tuple[str, ...]] = ("secret", "keyword", "api_base", "max_skew")
@@ -151,10 +152,12 @@ class DingTalkPlatform(Platform):
 
     # --- outbound ----------------------------------------------------------------
     def render(self, message: Message) -> list[dict[str, Any]]:
-        """Markdown parts; each carries a keyword when the robot's keyword security needs one."""
+        """Markdown parts, each under the title's heading (a "(1/3)" before it would show the ### as text), and
+        each with a keyword when the robot's keyword security needs one."""
         footer = f"\n\n{self.keywords[0]}" if self.keywords else ""
         head = f"### {message.title}\n\n" if message.title else ""
-        parts = split_utf8(head + message.body, self.max_bytes - len(footer.encode()))
+        parts = [head + part for part in split_utf8(message.text(markdown=True),
+                                                    self.max_bytes - len((head + footer).encode()))]
         title = message.title or _preview(message.body)
         bodies: list[dict[str, Any]] = []
         for i, part in enumerate(parts):

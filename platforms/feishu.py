@@ -87,6 +87,7 @@ class FeishuPlatform(Platform):
     per_minute: ClassVar[int] = 100
     per_second: ClassVar[float] = 5.0
     reply_limit_per_chat: ClassVar[bool] = True  # the reply API allows 5/s per chat
+    mention_to_reply: ClassVar[bool] = True  # the app bot answers only @-mentions in a group
     receive_keys: ClassVar[tuple[str, ...]] = ("verification_token", "app_id", "app_secret")
     push_keys: ClassVar[tuple[str, ...]] = ("webhook",)
     optional_keys: ClassVar[tuple[str, ...]] = ("encrypt_key", "api_base", "secret", "max_skew", "bot_open_id")
@@ -200,7 +201,7 @@ class FeishuPlatform(Platform):
         """`post` bodies, one paragraph per line so the body shows verbatim; each fits 20 KB once signed."""
         budget = self.max_bytes
         while True:
-            parts = split_utf8(message.body, budget)
+            parts = split_utf8(message.text(), budget)
             bodies = [_post(message.title, part, message.mention_all and i == 0) for i, part in enumerate(parts)]
             if all(_size(b) <= BODY_LIMIT - SIGN_ROOM for b in bodies) or budget < 256:
                 return bodies

@@ -118,7 +118,7 @@ class OneBotPlatform(Platform):
     # --- outbound ----------------------------------------------------------------
     def render(self, message: Message) -> list[dict[str, Any]]:
         """Plain-text segments (QQ has no markdown for bots); @all leads the first part only."""
-        text = f"【{message.title}】\n{message.body}" if message.title else message.body
+        text = f"【{message.title}】\n{message.text()}" if message.title else message.text()
         bodies: list[dict[str, Any]] = []
         for i, part in enumerate(split_utf8(text, self.max_bytes)):
             segs: list[dict[str, Any]] = [{"type": "text", "data": {"text": part}}]

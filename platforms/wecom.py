@@ -63,6 +63,7 @@ class WeComPlatform(Platform):
     inline_reply: ClassVar[bool] = True
     max_bytes: ClassVar[int] = MARKDOWN_LIMIT
     per_minute: ClassVar[int] = 20
+    mention_to_reply: ClassVar[bool] = True  # the smart robot gets a group message only when @-mentioned
     receive_keys: ClassVar[tuple[str, ...]] = ("token", "aes_key")
     push_keys: ClassVar[tuple[str, ...]] = ("webhook",)
     optional_keys: ClassVar[tuple[str, ...]] = ("api_base", "max_skew")
@@ -139,10 +140,10 @@ class WeComPlatform(Platform):
     # --- outbound ----------------------------------------------------------------
     def render(self, message: Message) -> list[dict[str, Any]]:
         """Markdown parts; @all needs the text type (markdown cannot mention), so it is sent as text."""
-        text = f"**{message.title}**\n\n{message.body}" if message.title else message.body
+        text = f"**{message.title}**\n\n{message.text(markdown=True)}" if message.title else message.text(markdown=True)
         if not message.mention_all:
             return [{"msgtype": "markdown", "markdown": {"content": part}} for part in fit_parts(text, MARKDOWN_LIMIT, _escaped_size)]
-        text = f"{message.title}\n\n{message.body}" if message.title else message.body
+        text = f"{message.title}\n\n{message.text()}" if message.title else message.text()
         bodies: list[dict[str, Any]] = []
         for i, part in enumerate(fit_parts(text, TEXT_LIMIT, _escaped_size)):
             content: dict[str, Any] = {"content": part}

@@ -6,6 +6,7 @@ OR (`,`) of AND (`+`) terms, each atom a tag, `!tag` or `*`: `餐饮,药店`, `�
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -30,6 +31,8 @@ __all__ = [
     "select_groups",
     "receives",
 ]
+
+log = logging.getLogger(__name__)
 
 _FULL_WIDTH = str.maketrans({"，": ",", "、": ",", "＋": "+", "！": "!", "＊": "*", "　": " "})  # 餐饮、药店 is a list
 _BAD_TAG = re.compile(r"[,、+!*()（）\s]")
@@ -102,13 +105,20 @@ def get_group(db: Database, name: str) -> dict[str, Any]:
 
 
 def find_group(db: Database, bot: str, chat: str) -> dict[str, Any] | None:
-    """The group an inbound message came from: same bot and chat, or the bot's only group for a blank chat."""
-    rows = [_row(r) for r in db.query("SELECT * FROM groups WHERE bot = ? ORDER BY name", [bot])]
-    exact = [g for g in rows if g["chat"] == (chat or "")]
-    if exact:
-        return exact[0]
-    if len(rows) == 1 and (not chat or not rows[0]["chat"]):
-        return rows[0]
+    """The group an inbound message came from: the bot's group with that chat id. A single chat (chat "") is no
+    group, and a group configured without a chat id matches no message: a receiving robot can sit in many groups
+    and take private chats, and only the id tells this group's messages from theirs."""
+    if not chat:
+        return None
+    row = next(iter(db.query("SELECT * FROM groups WHERE bot = ? AND chat = ? ORDER BY name LIMIT 1", [bot, chat])),
+               None)
+    if row is not None:
+        return _row(row)
+    unbound = [name for (name,) in db.execute("SELECT name FROM groups WHERE bot = ? AND chat = '' ORDER BY name",
+                                              [bot])]
+    if unbound:  # the admin's way to learn the id: no platform shows it in its app
+        log.info("机器人 %s 在群 %s 收到的消息不属于任何推送群；如果这就是“%s”，请在其 [[groups]] 中填写 chat = \"%s\"",
+                 bot, chat, "”或“".join(unbound), chat)
     return None
 
 

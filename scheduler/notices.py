@@ -255,9 +255,10 @@ def cancel(db: Database, notice_id: int | str, by: str = "") -> dict[str, Any]:
     return get_notice(db, notice["id"])
 
 
-def message_for(notice: Mapping[str, Any], send_kind: str = "notice", ack_code: str = "") -> Message:
+def message_for(notice: Mapping[str, Any], send_kind: str = "notice", ack_code: str = "",
+                at_bot: bool = False) -> Message:
     reminder = {"reminder": "提醒", "ack_reminder": "请回复"}.get(send_kind, "")
-    return templates.render(notice, reminder, ack_code)
+    return templates.render(notice, reminder, ack_code, at_bot)
 
 
 def ack_code(notice_id: int, group: str) -> str:
@@ -327,7 +328,8 @@ def preview(db: Database, notice_id: int | str, platform: str) -> dict[str, Any]
     """The exact bodies `platform` would post, and their readable text."""
     notice = get_notice(db, notice_id)
     try:
-        parts = preview_platform(platform).render(message_for(notice))
+        adapter = preview_platform(platform)
+        parts = adapter.render(message_for(notice, at_bot=adapter.mention_to_reply))
     except NotImplementedError:
         raise InvalidInput(f"平台 {platform} 不能推送群消息，无法预览") from None
     return {"id": notice["id"], "platform": platform, "parts": parts, "text": [_text_of(p) for p in parts]}

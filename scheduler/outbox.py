@@ -51,8 +51,9 @@ def _rows(notice: dict[str, Any], n: int, kind: str, group: dict[str, Any], adap
     if adapter is None or not adapter.can_push:
         return [{**base, "part": 1, "platform": "", "body": "{}", "status": "dead",
                  "error": f"机器人 {group['bot']} 未配置或不能推送", "code": "no_bot"}]
-    code = "" if adapter.can_receive else notices.ack_code(notice["id"], group["name"])
-    parts = adapter.render(notices.message_for(notice, kind, code))
+    # 收到 in the chat is read only where the bot receives and the group's chat id tells its messages apart.
+    code = "" if adapter.can_receive and group["chat"] else notices.ack_code(notice["id"], group["name"])
+    parts = adapter.render(notices.message_for(notice, kind, code, at_bot=adapter.mention_to_reply))
     return [{**base, "part": i, "platform": adapter.name, "body": dumps(body), "status": "queued"}
             for i, body in enumerate(parts, 1)]
 

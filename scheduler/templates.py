@@ -35,8 +35,6 @@ ACK_WORDS: dict[str, str] = {"问题产品下架通知": "已下架"}
 # The staff's deadline reminder (scheduler/reminders.py): generated, not a kind staff create or groups subscribe to.
 REMINDER_KIND = "办理提醒"
 _YEARS = (2000, 2100)
-_RECALL_LINE = "请立即停止经营、下架并回复“已下架”。"
-_ACK_LINE = "收到请回复“收到”。"
 _ACK_CODE_LINE = ("收到请回复确认：本群机器人读不到群内回复，请在本局任一咨询渠道发送“确认 {code}”，"
                   "或致电联系人告知确认码 {code}。")
 
@@ -87,23 +85,22 @@ def show_field(name: str, value: str) -> str:
     return value
 
 
-def render(notice: Mapping[str, Any], reminder: str = "", ack_code: str = "") -> Message:
+def render(notice: Mapping[str, Any], reminder: str = "", ack_code: str = "", at_bot: bool = False) -> Message:
     """The one message source every platform adapter renders: title, fields, body verbatim, reply line.
 
-    `ack_code`: for a group whose bot cannot read replies, the code to confirm with elsewhere."""
+    `ack_code`: for a group whose bot cannot read replies, the code to confirm with elsewhere. `at_bot`: the
+    bot reads only messages that @ it, so the reply lines ask for the @."""
     kind, fields = notice["kind"], notice.get("fields") or {}
     title = f"{reminder}：{notice['title']}" if reminder else f"{kind}：{notice['title']}"
     if kind == REMINDER_KIND:  # for staff: no reply asked for
         return Message(body=notice["body"], title=title)
-    lines = [f"**{label}**：{show_field(name, fields[name])}" for name, label in FIELDS[kind].items() if fields.get(name)]
-    parts = ["\n".join(lines)] if lines else []
-    parts.append(notice["body"])
-    tail = [_RECALL_LINE] if kind == "问题产品下架通知" else []
+    shown = tuple((label, show_field(name, fields[name])) for name, label in FIELDS[kind].items() if fields.get(name))
+    reply = "@机器人回复" if at_bot else "回复"
+    tail = [f"请立即停止经营、下架并{reply}“已下架”。"] if kind == "问题产品下架通知" else []
     if kind == "培训通知":
-        tail.append("报名请回复“报名 姓名 单位”。")
+        tail.append(f"报名请{reply}“报名 姓名 单位”。")
     if ack_code:
         tail.append(_ACK_CODE_LINE.format(code=ack_code))
     elif kind not in ACK_WORDS:  # a recall already asks for 已下架: one reply asked for, not two
-        tail.append(_ACK_LINE)
-    parts.append("\n".join(tail))
-    return Message(body="\n\n".join(parts), title=title)
+        tail.append(f"收到请{reply}“收到”。")
+    return Message(body=notice["body"] + "\n\n" + "\n".join(tail), title=title, fields=shown)

@@ -451,6 +451,11 @@ async def test_subscribe_and_unsubscribe_commands(client: TestClient, gateway_se
     assert "没有“天气”这个通知类别" in await say("订阅 天气", 7)
     other = await (await client.post("/hooks/webhook/open", json=event("订阅 预警信息", "sub-8", chat="elsewhere"))).json()
     assert "尚未登记" in other["reply"]
+    private = await (await client.post("/hooks/webhook/open", json=event("退订 预警信息", "sub-9", chat=""))).json()
+    assert "尚未登记" in private["reply"]  # a private chat is no group, whatever a group's chat id
+    db = open_db(gateway_settings.db)
+    assert json.loads(db["groups"].get("餐饮-东区")["subscriptions"]) == ["问题产品下架通知"]
+    db.close()
 
 
 async def test_leaving_one_kind_keeps_every_other(client: TestClient, gateway_settings: Settings) -> None:

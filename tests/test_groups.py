@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,12 +124,15 @@ def test_leaving_one_kind_of_every_kind_keeps_the_others(db: Database) -> None:
         groups.unsubscribe(db, "药店-东区", "培训通知")
 
 
-def test_find_group_matches_bot_and_chat(db: Database) -> None:
+def test_find_group_matches_bot_and_chat_id_only(db: Database, caplog: pytest.LogCaptureFixture) -> None:
     assert groups.find_group(db, "onebot", "1002")["name"] == "学校食堂"
-    assert groups.find_group(db, "ding", "")["name"] == "餐饮-东区"
-    assert groups.find_group(db, "ding", "cid-anything")["name"] == "餐饮-东区"  # the bot's only group
     assert groups.find_group(db, "onebot", "9999") is None
     assert groups.find_group(db, "nobody", "") is None
+    # A private chat (chat "") is no group, even where a group's chat is blank; nor is another chat of the bot.
+    assert groups.find_group(db, "ding", "") is None
+    with caplog.at_level(logging.INFO, logger="scheduler.groups"):
+        assert groups.find_group(db, "ding", "cid-another") is None
+    assert '如果这就是“餐饮-东区”，请在其 [[groups]] 中填写 chat = "cid-another"' in caplog.text
 
 
 def run_cli(settings: Settings, *argv: str) -> tuple[int, str]:

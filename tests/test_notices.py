@@ -199,18 +199,35 @@ def test_body_verbatim_on_every_platform(db: Database, platform: str, kind: str)
     rendered = notices.preview(db, notice_id, platform)
     assert any(BODY in text for text in rendered["text"]), rendered["text"]
     joined = "".join(rendered["text"])
+    # Where the bot reads only @-messages in a group, the reply it asks for must @ it.
+    reply = "@机器人回复" if notices.preview_platform(platform).mention_to_reply else "回复"
     if kind == "问题产品下架通知":  # one reply asked for: 已下架, not 收到 as well
-        assert "请立即停止经营、下架并回复“已下架”" in joined and "收到请回复" not in joined
+        assert f"请立即停止经营、下架并{reply}“已下架”" in joined and "收到请" not in joined
     else:
-        assert "收到请回复“收到”" in joined
+        assert f"收到请{reply}“收到”" in joined
+    assert "**" not in joined.replace(BODY, "") or platform in ("wecom", "dingtalk")  # markup only where rendered
 
 
 def test_recall_template_lists_fields() -> None:
     notice = {"kind": "问题产品下架通知", "title": "某批次饼干下架", "body": "正文",
               "fields": {"product": "饼干", "batch": "20260501", "reply_by": "2026-12-03T17:00"}}
     message = templates.render(notice)
-    assert "**产品名称**：饼干" in message.body and "**生产日期/批号**：20260501" in message.body
-    assert "2026年12月03日 17:00" in message.body and message.title.endswith("某批次饼干下架")
+    assert ("产品名称", "饼干") in message.fields and ("生产日期/批号", "20260501") in message.fields
+    assert ("回复期限", "2026年12月03日 17:00") in message.fields and message.title.endswith("某批次饼干下架")
+    assert "**产品名称**：饼干\n" in message.text(markdown=True) and "产品名称：饼干\n" in message.text()
+    assert message.text().endswith("正文\n\n请立即停止经营、下架并回复“已下架”。")
+
+
+def test_field_lines_are_bold_on_markdown_platforms_and_plain_on_the_others(db: Database) -> None:
+    """The labels are the gateway's own markup: QQ and Feishu show no markdown, so they get none; the body, the
+    staff's text, stays verbatim everywhere."""
+    notice_id = int(notices.create_notice(db, "问题产品下架通知", "某批次饼干下架", BODY, "*",
+                                          {"product": "饼干"}, "alice")["id"])
+    for platform, line in (("onebot", "产品名称：饼干"), ("feishu", "产品名称：饼干"), ("dingtalk", "**产品名称**：饼干"),
+                           ("wecom", "**产品名称**：饼干")):
+        joined = "".join(notices.preview(db, notice_id, platform)["text"])
+        assert line in joined and BODY in joined, (platform, joined)
+        assert "**产品名称**" not in joined or line.startswith("**"), (platform, joined)
 
 
 def test_dry_run_counts_groups_and_platforms(db: Database) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 from datetime import datetime
@@ -16,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import clock
+import platforms
 from config.settings import GroupConfig, SchedulerConfig, Settings
 from errors import InvalidInput, PermanentError, RateLimited, TemporaryError
 from handlers import Context
@@ -25,6 +27,7 @@ from platforms.limiter import Limiter
 from scheduler import Scheduler, groups, jobs, notices, outbox
 from store import Store, open_db, transaction
 
+DING_HOOK = "https://oapi.dingtalk.com/robot/send?access_token=t"
 GROUPS = tuple(GroupConfig(f"群{i}", "bot-a" if i < 4 else "bot-b", f"c{i}", ("餐饮",)) for i in range(8))
 
 
@@ -418,3 +421,18 @@ async def test_sigkill_mid_post_is_uncertain_not_resent(rig: Rig, fake: Any) -> 
     await asyncio.sleep(0.3)
     assert len(server.posts) == 1  # restart did not repeat it silently
     assert [d["status"] for d in rig.db(notices.show, notice_id)["deliveries"]] == ["uncertain"]
+
+
+@pytest.mark.parametrize("chat", ["", "cidGroupOne"])
+def test_a_receiving_bot_reads_收到_only_where_the_groups_chat_id_tells_it_apart(chat: str) -> None:
+    """DingTalk's enterprise robot can sit in many groups and take private chats: a group configured without
+    its conversationId cannot be told apart, so its notices carry a confirmation code instead of 收到请回复."""
+    adapter = platforms.create("ding", "dingtalk", {"app_secret": "s", "webhook": DING_HOOK}, "test")
+    assert adapter.can_receive and adapter.can_push
+    notice = {"id": 7, "kind": "通知公告", "title": "节前检查", "body": "请做好自查。", "fields": {}}
+    group = {"name": "餐饮-东区", "bot": "ding", "chat": chat}
+    [row] = outbox._rows(notice, 1, "notice", group, adapter, "2026-11-27T09:00:00+08:00")
+    text = json.loads(row["body"])["markdown"]["text"]
+    code = notices.ack_code(7, "餐饮-东区")
+    assert (f"确认 {code}" in text) is (chat == "")
+    assert ("回复“收到”" in text) is (chat != "")

@@ -256,6 +256,9 @@ def test_render_splits_long_messages_each_with_keyword() -> None:
     for part in parts:
         text = part["markdown"]["text"]
         assert len(text.encode()) <= plat.max_bytes and "食药监" in text and part["markdown"]["title"] == "长公告"
+    # The heading leads every part: "(1/4) ### 长公告" would show the ### as text.
+    heads = [f"### 长公告\n\n({i}/{len(parts)}) 第" for i in range(1, len(parts) + 1)]
+    assert [p["markdown"]["text"][:len(h)] for p, h in zip(parts, heads)] == heads
     assert [("at" in p) for p in parts] == [True] + [False] * (len(parts) - 1)
 
 
