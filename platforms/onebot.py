@@ -105,6 +105,11 @@ class OneBotPlatform(Platform):
         payload = {"reply": text, "auto_escape": True, "at_sender": True}
         return Ack(200, json.dumps(payload, ensure_ascii=False).encode())
 
+    def duplicate(self, event: Inbound, stored: Mapping[str, Any] | None) -> Ack:
+        """Nothing to post: the implementation posts whatever quick operation it gets, and a signature without a
+        timestamp can be replayed at will, so a repeated event must not put the answer in the group again."""
+        return Ack(204, b"")
+
     async def reply(self, http: Any, event: Inbound, text: str) -> None:
         """A late answer (the quick operation is gone): send_msg to the same group or person."""
         handle = event.handle

@@ -165,7 +165,7 @@ def test_inline_quick_operation() -> None:
     assert ack.status == 200 and ack.content_type == "application/json"
     assert json.loads(ack.body) == {"reply": "您好 [CQ:face,id=1]", "auto_escape": True, "at_sender": True}
     assert plat.inline(parsed, "", {}) == Ack(204, b"")
-    assert plat.duplicate(parsed, {"text": "您好"}).body == ack.body.replace(" [CQ:face,id=1]".encode(), b"")
+    assert plat.duplicate(parsed, {"text": "您好"}) == Ack(204, b"")  # the group has the answer already
 
 
 # --- render and send ------------------------------------------------------------------------------------------
@@ -271,8 +271,9 @@ async def test_gateway_answers_with_a_quick_operation(aiohttp_client: Any, tmp_p
     assert resp.status == 200
     answer = await resp.json()
     assert answer["reply"] and answer["auto_escape"] is True and answer["at_sender"] is True
-    again = await client.post("/hooks/onebot/qq-main", data=BODY, headers=headers)
-    assert await again.json() == answer  # a replayed event gets the stored answer, not a second one
+    for _ in range(2):  # retried or replayed: a quick operation is a message in the group, so none the second time
+        again = await client.post("/hooks/onebot/qq-main", data=BODY, headers=headers)
+        assert again.status == 204 and await again.read() == b""
     tampered = await client.post("/hooks/onebot/qq-main", data=BODY.replace(b"42", b"43"), headers=headers)
     assert tampered.status == 403
     ignored = await client.post("/hooks/onebot/qq-main", data=event(message="闲聊"),
