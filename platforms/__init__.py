@@ -232,6 +232,16 @@ def mask(secret: str) -> str:
     return secret[:4] + "…" if len(secret) > 8 else "…"
 
 
+_MENTION = re.compile(r"(?<!\S)[@＠]\S+")  # "@name" starting a word; "a@b.cn" is no mention
+_SPACES = re.compile(r"[ \t\u00a0\u2005\u3000]{2,}")
+
+
+def drop_mentions(text: str) -> str:
+    """The text without its "@name" mentions: the bot's, colleagues' and @all address the message, they are not
+    part of it. Left in, `@张三 @小助手 帮助` is no command, and colleagues' names would go into the log."""
+    return _SPACES.sub(" ", _MENTION.sub("", text)).strip()
+
+
 def split_utf8(text: str, limit: int, marker_room: int = 12) -> list[str]:
     """Split `text` into parts of at most `limit` UTF-8 bytes, preferring paragraph and line breaks,
     never cutting a character; parts are prefixed "(i/n) " when there is more than one."""

@@ -35,6 +35,7 @@ from platforms import (
     Platform,
     RawRequest,
     Target,
+    drop_mentions,
     json_object,
     mask,
     safe_equal,
@@ -42,14 +43,13 @@ from platforms import (
     split_utf8,
 )
 
-__all__ = ["DingTalkPlatform", "sign", "signed_url", "strip_mention"]
+__all__ = ["DingTalkPlatform", "sign", "signed_url"]
 
 log = logging.getLogger(__name__)
 
 RATE_LIMITED = 130101  # "send too fast, exceed 20 times per minute": the robot is locked out for 10 minutes
 LOCKOUT_SECONDS = 600.0
 BUSY = -1  # "系统繁忙" in DingTalk's general error table: worth a retry
-_MENTION = re.compile(r"^@\S+\s*")
 _DINGTALK_HOST = re.compile(r"(?:[a-z0-9-]+\.)*dingtalk\.com")  # ASCII only: no NUL, no look-alikes
 
 
@@ -63,11 +63,6 @@ def signed_url(webhook: str, secret: str, timestamp_ms: int) -> str:
     """The push URL with timestamp and sign, the sign percent-encoded exactly once (`+`, `/`, `=` escaped)."""
     query = urlencode({"timestamp": str(timestamp_ms), "sign": sign(secret, timestamp_ms)})
     return f"{webhook}{'&' if '?' in webhook else '?'}{query}"
-
-
-def strip_mention(content: str) -> str:
-    """Drop a leading "@Name": DingTalk sometimes keeps the robot's mention in `text.content`."""
-    return _MENTION.sub("", content.strip(), count=1).strip()
 
 
 class DingTalkPlatform(Platform):
@@ -126,7 +121,7 @@ class DingTalkPlatform(Platform):
         single = str(data.get("conversationType", "")) == "1"
         staff = _text(data, "senderStaffId")
         return [Inbound(
-            platform=self.name, bot=self.bot, event_id=msg_id, text=strip_mention(content),
+            platform=self.name, bot=self.bot, event_id=msg_id, text=drop_mentions(content),
             chat="" if single else _text(data, "conversationId"), chat_type="single" if single else "group",
             sender=staff or _text(data, "senderId"), sender_name=_text(data, "senderNick"),
             handle={"sessionWebhook": _text(data, "sessionWebhook"),

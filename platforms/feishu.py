@@ -41,6 +41,7 @@ from platforms import (
     Target,
     as_dict,
     check_fresh,
+    drop_mentions,
     fit_parts,
     json_object,
     mask,
@@ -251,17 +252,11 @@ class FeishuPlatform(Platform):
             raise BadSignature("verification token does not match")
 
     def _strip_mentions(self, text: str, mentions: Any) -> tuple[bool, str]:
-        """Drop our own @_user_N, name the others; without bot_open_id every mention counts as ours."""
-        ours, names = str(self.opt("bot_open_id")), {}
-        to_me = False
-        for item in mentions if isinstance(mentions, list) else []:
-            item = as_dict(item)
-            open_id = as_dict(item.get("id")).get("open_id", "")
-            mine = open_id == ours if ours else True
-            to_me = to_me or mine
-            names[str(item.get("key", ""))] = "" if mine else f"@{item.get('name', '')}"
-        stripped = _MENTION_KEY.sub(lambda m: names.get(m.group(0), m.group(0)), text)
-        return to_me, re.sub(r"[ \t\u00a0\u2005]{2,}", " ", stripped).strip()
+        """Whether the bot is mentioned (without bot_open_id any mention counts as ours), and the text without
+        its mentions (@_user_N keys and @_all)."""
+        ours = str(self.opt("bot_open_id"))
+        ids = [as_dict(as_dict(m).get("id")).get("open_id", "") for m in (mentions if isinstance(mentions, list) else [])]
+        return bool(ids) and (not ours or ours in ids), drop_mentions(_MENTION_KEY.sub("", text))
 
     async def _api(self, http: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """An OpenAPI call with the tenant token; a token Feishu calls invalid is refreshed once."""

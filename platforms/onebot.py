@@ -17,7 +17,18 @@ from typing import Any, ClassVar
 
 
 from errors import BadPayload, BadSignature, MissingSignature, PermanentError, TemporaryError
-from platforms import Ack, Inbound, Message, Platform, RawRequest, Target, json_object, safe_equal, split_utf8
+from platforms import (
+    Ack,
+    Inbound,
+    Message,
+    Platform,
+    RawRequest,
+    Target,
+    drop_mentions,
+    json_object,
+    safe_equal,
+    split_utf8,
+)
 
 __all__ = ["OneBotPlatform", "sign", "segments"]
 
@@ -91,7 +102,7 @@ class OneBotPlatform(Platform):
             return []  # group chatter not addressed to the bot
         sender: Mapping[str, Any] = data["sender"] if isinstance(data.get("sender"), dict) else {}
         return [Inbound(
-            platform=self.name, bot=self.bot, event_id=f"{self_id}:{message_id}", text=_plain(parts, self_id),
+            platform=self.name, bot=self.bot, event_id=f"{self_id}:{message_id}", text=_plain(parts),
             chat=str(data.get("group_id", "")) if group else "", chat_type="group" if group else "single",
             sender=str(user_id or ""), sender_name=str(sender.get("card") or sender.get("nickname") or ""),
             handle={"message_type": data["message_type"], "group_id": data.get("group_id"),
@@ -177,16 +188,10 @@ def _mentions(parts: list[dict[str, Any]], self_id: str) -> bool:
     return any(p.get("type") == "at" and str(_data(p).get("qq", "")) == self_id for p in parts)
 
 
-def _plain(parts: list[dict[str, Any]], self_id: str) -> str:
-    """The text segments joined, @-mentions of the bot dropped, others kept as "@qq"."""
-    out: list[str] = []
-    for part in parts:
-        data = _data(part)
-        if part.get("type") == "text":
-            out.append(str(data.get("text", "")))
-        elif part.get("type") == "at" and str(data.get("qq", "")) != self_id:
-            out.append(f"@{data.get('qq', '')}")
-    return "".join(out).strip()
+def _plain(parts: list[dict[str, Any]]) -> str:
+    """The text segments joined: @-mentions (of the bot, of others, @all) address the message, they are no part
+    of it (see drop_mentions)."""
+    return drop_mentions("".join(str(_data(p).get("text", "")) for p in parts if p.get("type") == "text"))
 
 
 def _data(part: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -12,7 +12,6 @@ import functools
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -37,6 +36,7 @@ from platforms import (
     Target,
     as_dict,
     check_fresh,
+    drop_mentions,
     fit_parts,
     json_object,
     mask,
@@ -55,7 +55,6 @@ TEXT_LIMIT = 2048  # bytes of text.content
 STREAM_LIMIT = 20480  # bytes of stream.content in a passive reply
 RATE_LIMIT_CODES = {45009}
 BUSY_CODES = {-1}  # "system busy": worth a retry
-_MENTION = re.compile(r"^\s*@\S+\s*")
 
 
 class WeComPlatform(Platform):
@@ -106,7 +105,7 @@ class WeComPlatform(Platform):
         if not isinstance(msgid, str) or not msgid or not isinstance(content, str):
             raise BadPayload("text message without msgid or text.content")
         group = data.get("chattype") == "group"
-        text = _MENTION.sub("", content, count=1) if group else content
+        text = drop_mentions(content) if group else content
         handle = {"response_url": str(data.get("response_url", "")), "aibotid": str(data.get("aibotid", ""))}
         return [Inbound(platform=self.name, bot=self.bot, event_id=msgid, text=text.strip(),
                         chat=str(data.get("chatid", "")) if group else "",

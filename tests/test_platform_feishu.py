@@ -238,12 +238,16 @@ def test_bot_open_id_decides_which_mention_is_ours() -> None:
     assert receiver(bot_open_id="ou_another_bot").parse(delivery(message_event())) == []
 
 
-def test_other_mentions_are_named() -> None:
+@pytest.mark.parametrize(("text", "expected"), [
+    ("@_user_1 @_user_2 问的许可证怎么办 @_user_12", "问的许可证怎么办"),
+    ("@_user_2 @_user_1 订阅 预警信息", "订阅 预警信息"),  # a colleague mentioned first: still the command
+    ("@_all @_user_1 健康证在哪里办", "健康证在哪里办"),
+])
+def test_every_mention_is_dropped(text: str, expected: str) -> None:
     mentions = [*message_event()["event"]["message"]["mentions"],
                 {"key": "@_user_2", "id": {"open_id": "ou_li"}, "name": "李四"}]
-    event = message_event("@_user_1 @_user_2 问的许可证怎么办 @_user_12", mentions=mentions)
-    [inbound] = receiver(bot_open_id="ou_bot").parse(delivery(event))
-    assert inbound.text == "@李四 问的许可证怎么办 @_user_12"
+    [inbound] = receiver(bot_open_id="ou_bot").parse(delivery(message_event(text, mentions=mentions)))
+    assert inbound.text == expected
 
 
 def test_single_chat_needs_no_mention() -> None:

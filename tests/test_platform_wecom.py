@@ -221,9 +221,14 @@ def test_single_chat_keeps_its_text() -> None:
     assert (event.text, event.chat, event.chat_type) == ("药店几点开门？", "", "single")
 
 
-def test_mention_with_wecom_separator_is_stripped() -> None:
-    [event] = receiver().parse(callback(text_message("@食药监小助手\u2005小饭桌怎么备案")))
-    assert event.text == "小饭桌怎么备案"
+@pytest.mark.parametrize(("content", "text"), [
+    ("@食药监小助手\u2005小饭桌怎么备案", "小饭桌怎么备案"),
+    ("@张三 @食药监小助手 帮助", "帮助"),  # a colleague mentioned first: still the command
+    ("@食药监小助手 查询 2026-0001 @李四", "查询 2026-0001"),
+])
+def test_every_mention_is_stripped(content: str, text: str) -> None:
+    [event] = receiver().parse(callback(text_message(content)))
+    assert event.text == text
 
 
 def test_text_message_without_msgid_is_400() -> None:
