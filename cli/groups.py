@@ -6,6 +6,8 @@ import argparse
 from typing import Any
 
 from cli import CliContext
+from config.settings import one_chat_clash
+from errors import InvalidInput
 from scheduler import groups
 from store import transaction
 
@@ -30,13 +32,16 @@ def _line(group: dict[str, Any]) -> str:
 def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     """Add a group at run time; the running gateway sees it on its next look at the database."""
     _use_json(args, ctx)
-    if ctx.settings.bots and ctx.settings.bot(args.bot) is None:
-        from errors import InvalidInput
-
+    bot = ctx.settings.bot(args.bot)
+    if ctx.settings.bots and bot is None:
         raise InvalidInput(f"没有名为 {args.bot!r} 的机器人（见配置文件 [[bots]]）")
     tags = [t for t in (args.tags or "").replace("，", ",").split(",") if t.strip()]
     with transaction(ctx.db()) as db:
         groups.sync_config_groups(db, ctx.settings.groups)
+        taken = db.execute("SELECT name FROM groups WHERE bot = ? ORDER BY name LIMIT 1", [args.bot]).fetchone()
+        clash = one_chat_clash(args.bot, bot.platform, taken[0]) if bot is not None and taken else ""
+        if clash:
+            raise InvalidInput(clash)
         group = groups.add_group(db, args.name, args.bot, args.chat or "", tags)
     ctx.out(group, lambda g: "已添加群：" + _line(g))
     return 0

@@ -20,6 +20,7 @@ from config.settings import (
     SchedulerConfig,
     Settings,
     WebConfig,
+    one_chat_clash,
 )
 from errors import ConfigError, InvalidInput
 
@@ -279,18 +280,23 @@ def _group(entry: dict[str, Any], index: int, name: str) -> GroupConfig:
 
 
 def _check_references(bots: tuple[BotConfig, ...], groups: tuple[GroupConfig, ...], name: str) -> None:
-    seen: set[str] = set()
+    platform_of: dict[str, str] = {}
     for bot in bots:
-        if bot.name in seen:
+        if bot.name in platform_of:
             raise ConfigError(f"{name}: [bots.{bot.name}] name: 重复定义")
-        seen.add(bot.name)
+        platform_of[bot.name] = bot.platform
     names: set[str] = set()
+    group_of: dict[str, str] = {}  # bot -> the first group naming it
     for group in groups:
-        if group.bot not in seen:
+        if group.bot not in platform_of:
             raise ConfigError(f"{name}: [groups.{group.name}] bot: 没有名为 {group.bot!r} 的 [[bots]]")
         if group.name in names:
             raise ConfigError(f"{name}: [groups.{group.name}] name: 重复定义")
         names.add(group.name)
+        clash = one_chat_clash(group.bot, platform_of[group.bot], group_of.get(group.bot, ""))
+        if clash:
+            raise ConfigError(f"{name}: [groups.{group.name}] bot: {clash}")
+        group_of.setdefault(group.bot, group.name)
 
 
 def _kind(kind: type | tuple[type, ...]) -> str:

@@ -6,7 +6,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig", "CatalogConfig", "RemindersConfig",
-           "ReportConfig", "MAX_AHEAD"]
+           "ReportConfig", "MAX_AHEAD", "ONE_CHAT_PUSH", "one_chat_clash"]
+
+# Their push robot is a webhook that belongs to one chat (DESIGN.md): a second group on it would get nothing of
+# its own, and the one chat would get each notice twice.
+ONE_CHAT_PUSH = frozenset({"wecom", "dingtalk", "feishu"})
+
+
+def one_chat_clash(bot: str, platform: str, taken_by: str) -> str:
+    """The refusal of a second group on a one-chat push robot, or "" when there is no clash."""
+    if platform not in ONE_CHAT_PUSH or not taken_by:
+        return ""
+    return (f"机器人 {bot} 的推送 webhook 只属于一个群，已由群 {taken_by!r} 使用；"
+            "另一个群请在该群添加自己的推送机器人，并为它另配一个 [[bots]]")
 
 
 @dataclass(frozen=True, slots=True)

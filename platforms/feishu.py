@@ -51,7 +51,7 @@ from platforms import (
     split_utf8,
 )
 from platforms._aes import CryptoError, FeishuCipher
-from platforms.limiter import Limiter, acquire
+from platforms.limiter import MARGIN, Limiter, acquire
 
 __all__ = ["FeishuPlatform", "bot_sign", "event_signature", "BODY_LIMIT"]
 
@@ -64,10 +64,9 @@ REPLY_LIMIT = 16_000  # bytes of one reply text; the API allows far more, a chat
 RATE_LIMIT_CODES = {11232, 230020, 99991400}
 TOKEN_INVALID_CODES = {99991661, 99991663}
 _MENTION_KEY = re.compile(r"@_user_\d+|@_all")
-# Feishu counts requests as they arrive and we stamp them as they leave: network jitter can bring two sends a
-# full window apart closer together on arrival, so each window is a quarter second (a second) longer than theirs.
-REPLY_APP_LIMITS = ((1.25, 50), (61.0, 1000))  # the message APIs: 50/s and 1000/min per app
-REPLY_CHAT_LIMITS = ((1.25, 5),)  # 5/s per group and per user, shared by every bot in it
+# Windows a little longer than Feishu's, as for pushes (Limiter.per_rate): it counts arrivals, we count sends.
+REPLY_APP_LIMITS = ((1 + MARGIN / 4, 50), (60 + MARGIN, 1000))  # the message APIs: 50/s and 1000/min per app
+REPLY_CHAT_LIMITS = ((1 + MARGIN / 4, 5),)  # 5/s per group and per user, shared by every bot in it
 _CHAT_LIMITERS = 1024  # chats remembered before quiet ones are forgotten
 
 

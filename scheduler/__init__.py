@@ -55,6 +55,7 @@ class Scheduler:
         self.recovered = await self.store.run(outbox.recover)
         if self.recovered:
             log.warning("scheduler: %d deliveries were in flight at the last stop: marked uncertain", self.recovered)
+        await self.outbox.restore()
         await self.rebuild()
         await self._plan_reminders()
         self.outbox.start()

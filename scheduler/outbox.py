@@ -19,18 +19,19 @@ from sqlite_utils import Database
 import clock
 from errors import DeliveryError, InvalidInput, PermanentError, RateLimited
 from platforms import Platform, Target
-from platforms.limiter import Limiter
+from platforms.limiter import MARGIN, Limiter
 from scheduler import groups, notices
 from scheduler.templates import REMINDER_KIND
-from store import Store, bump, dumps, loads
+from store import Store, bump, dumps, get_meta, loads, set_meta
 
-__all__ = ["release", "refresh_status", "claim", "record", "recover", "resend_uncertain", "summary",
+__all__ = ["release", "refresh_status", "claim", "record", "recover", "recent_posts", "resend_uncertain", "summary",
            "RANK", "Outbox"]
 
 log = logging.getLogger(__name__)
 RANK = {"queued": 0, "failed": 1, "sending": 2, "uncertain": 3, "dead": 4, "sent": 5}  # least advanced first
 ACTIVE = ("queued", "sending", "failed")
 MAX_ATTEMPTS = 8
+_PAUSE_KEY = "outbox_pause:"  # + bot: until when the platform told it to wait (meta table)
 
 
 def _targets(db: Database, notice: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -139,6 +140,24 @@ def record(db: Database, delivery_id: int, status: str, now: datetime, error: st
     refresh_status(db, row[0])
 
 
+def recent_posts(db: Database, bots: list[str], now: datetime) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Per bot, how many seconds ago it posted in the last minute, and how long the platform's rate-limit pause
+    still runs: a restart must not forget either, or its first posts earn DingTalk's ten-minute lockout."""
+    window = 60.0 + MARGIN
+    ages: dict[str, list[float]] = {bot: [] for bot in bots}
+    rows = db.execute("SELECT bot, updated_at FROM deliveries WHERE attempts > 0 AND status != 'queued'"
+                      " AND updated_at >= ?", [clock.iso(now - timedelta(seconds=window))])
+    for bot, at in rows:
+        if bot in ages:  # the stamps are whole seconds: the post may have been up to one later
+            ages[bot].append(max(0.0, (now - datetime.fromisoformat(at)).total_seconds() - 1.0))
+    pauses = {}
+    for bot in bots:
+        until = get_meta(db, _PAUSE_KEY + bot)
+        if until and (left := (datetime.fromisoformat(until) - now).total_seconds()) > 0:
+            pauses[bot] = left
+    return ages, pauses
+
+
 def recover(db: Database) -> int:
     """At start: rows left `sending` by a crash may or may not have arrived; show them, don't resend."""
     rows = db.execute("SELECT notice_id, COUNT(*) FROM deliveries WHERE status = 'sending' GROUP BY notice_id").fetchall()
@@ -208,6 +227,15 @@ class Outbox:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
 
+    async def restore(self) -> None:
+        """Before the lanes start: the posts and the rate-limit pauses of the last run still count."""
+        ages, pauses = await self.store.run(recent_posts, list(self.adapters), self.now())
+        for bot, limiter in self.limiters.items():
+            limiter.seed(ages[bot])
+            if bot in pauses:
+                limiter.pause(pauses[bot])
+                log.info("outbox %s: the platform's rate-limit pause still runs for %.0f s", bot, pauses[bot])
+
     def start(self) -> None:
         for bot in self.adapters:
             self._tasks[bot] = asyncio.create_task(self._lane(bot), name=f"outbox:{bot}")
@@ -256,6 +284,8 @@ class Outbox:
             await self.adapters[bot].send(self.http(), Target(bot, row["chat"]), row["body"])
         except RateLimited as exc:
             self.limiters[bot].pause(exc.retry_after)  # this bot only; the other lanes go on
+            until = clock.iso(self.now() + timedelta(seconds=exc.retry_after))
+            await self.store.run(set_meta, _PAUSE_KEY + bot, until)  # a restart keeps the pause
             status, error, code, retry_in = "failed", str(exc), str(exc.code or "rate"), exc.retry_after
         except PermanentError as exc:
             status, error, code = "dead", str(exc), str(exc.code or "")

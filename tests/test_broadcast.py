@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 import pytest
@@ -30,9 +31,10 @@ from tests.fakes.onebot import FakeOneBot
 from tests.fakes.wecom import FakeWeCom
 
 PLATFORMS = ("wecom", "dingtalk", "feishu", "onebot")
-WECOM_KEY = "wecom-robot-key-0001"
-DT_TOKEN, DT_SECRET, KEYWORD = "dt-access-token", "SECa1b2c3d4+/=e5f6", "市场监管"
-FS_TOKEN, FS_SECRET = "fs-hook-token", "fs-sign-secret"
+WEBHOOK_PLATFORMS = ("wecom", "dingtalk", "feishu")  # one push robot per group: each group has a bot of its own
+WECOM_KEYS = tuple(f"wecom-robot-key-000{i}" for i in range(3))
+DT_TOKENS, DT_SECRET, KEYWORD = tuple(f"dt-access-token-{i}" for i in range(3)), "SECa1b2c3d4+/=e5f6", "市场监管"
+FS_TOKENS, FS_SECRET = tuple(f"fs-hook-token-{i}" for i in range(3)), "fs-sign-secret"
 OB_TOKEN = "onebot-access-token"
 TIMEOUT = 0.25  # the adapters' per-request timeout in this test; injected delays are longer
 SLOW = TIMEOUT + 0.5
@@ -87,10 +89,12 @@ def tap(app: web.Application, calls: list[dict[str, Any]]) -> web.Application:
 
 @pytest.fixture
 async def fakes(aiohttp_server: Any) -> Fakes:
-    f = Fakes(wecom=FakeWeCom(keys={WECOM_KEY}), dingtalk=FakeDingTalk(), feishu=FakeFeishu(),
+    f = Fakes(wecom=FakeWeCom(keys=set(WECOM_KEYS)), dingtalk=FakeDingTalk(), feishu=FakeFeishu(),
               onebot=FakeOneBot(access_token=OB_TOKEN))
-    f.dingtalk.add_robot(Robot(DT_TOKEN, DT_SECRET, (KEYWORD,)))  # 加签 and a keyword, as set in the group
-    f.feishu.add_hook(HookBot(FS_TOKEN, FS_SECRET))
+    for token in DT_TOKENS:
+        f.dingtalk.add_robot(Robot(token, DT_SECRET, (KEYWORD,)))  # 加签 and a keyword, as set in the group
+    for token in FS_TOKENS:
+        f.feishu.add_hook(HookBot(token, FS_SECRET))
     for name in PLATFORMS:
         server = await aiohttp_server(tap(getattr(f, name).app(), f.calls[name]))
         f.base[name] = f"http://{server.host}:{server.port}"
@@ -98,20 +102,22 @@ async def fakes(aiohttp_server: Any) -> Fakes:
 
 
 def config_text(f: Fakes) -> str:
-    lines = [
-        "[scheduler]", "poll_interval = 0.05", "",
-        "[[bots]]", 'name = "wecom-push"', 'platform = "wecom"', 'webhook = "env:WECOM_WEBHOOK"', "",
-        "[[bots]]", 'name = "dingtalk-push"', 'platform = "dingtalk"', 'webhook = "env:DINGTALK_WEBHOOK"',
-        'secret = "env:DINGTALK_SECRET"', f'keyword = "{KEYWORD}"', "",
-        "[[bots]]", 'name = "feishu-push"', 'platform = "feishu"', 'webhook = "env:FEISHU_WEBHOOK"',
-        'secret = "env:FEISHU_SECRET"', "",
-        "[[bots]]", 'name = "onebot-push"', 'platform = "onebot"', f'api_base = "{f.base["onebot"]}"',
-        'access_token = "env:ONEBOT_TOKEN"', "",
-    ]
+    lines = ["[scheduler]", "poll_interval = 0.05", ""]
+    for i in range(3):
+        lines += [
+            "[[bots]]", f'name = "wecom-push-{i}"', 'platform = "wecom"', f'webhook = "env:WECOM_WEBHOOK_{i}"', "",
+            "[[bots]]", f'name = "dingtalk-push-{i}"', 'platform = "dingtalk"', f'webhook = "env:DINGTALK_WEBHOOK_{i}"',
+            'secret = "env:DINGTALK_SECRET"', f'keyword = "{KEYWORD}"', "",
+            "[[bots]]", f'name = "feishu-push-{i}"', 'platform = "feishu"', f'webhook = "env:FEISHU_WEBHOOK_{i}"',
+            'secret = "env:FEISHU_SECRET"', "",
+        ]
+    lines += ["[[bots]]", 'name = "onebot-push"', 'platform = "onebot"', f'api_base = "{f.base["onebot"]}"',
+              'access_token = "env:ONEBOT_TOKEN"', ""]
     areas = ("东区", "西区", "南区")
     for platform, entries in GROUPS.items():
-        for (name, chat), area in zip(entries, areas):
-            lines += ["[[groups]]", f'name = "{name}"', f'bot = "{platform}-push"', f'chat = "{chat}"',
+        for i, ((name, chat), area) in enumerate(zip(entries, areas)):
+            bot_name = f"{platform}-push-{i}" if platform in WEBHOOK_PLATFORMS else f"{platform}-push"
+            lines += ["[[groups]]", f'name = "{name}"', f'bot = "{bot_name}"', f'chat = "{chat}"',
                       f'tags = ["餐饮", "{area}"]', ""]
     lines += ["[[groups]]", f'name = "{UNTARGETED[0]}"', 'bot = "onebot-push"', f'chat = "{UNTARGETED[1]}"',
               'tags = ["学校"]', ""]
@@ -119,14 +125,12 @@ def config_text(f: Fakes) -> str:
 
 
 def secrets(f: Fakes) -> dict[str, str]:
-    return {
-        "WECOM_WEBHOOK": f"{f.base['wecom']}/cgi-bin/webhook/send?key={WECOM_KEY}",
-        "DINGTALK_WEBHOOK": f"{f.base['dingtalk']}/robot/send?access_token={DT_TOKEN}",
-        "DINGTALK_SECRET": DT_SECRET,
-        "FEISHU_WEBHOOK": f"{f.base['feishu']}/open-apis/bot/v2/hook/{FS_TOKEN}",
-        "FEISHU_SECRET": FS_SECRET,
-        "ONEBOT_TOKEN": OB_TOKEN,
-    }
+    hooks = {}
+    for i in range(3):
+        hooks[f"WECOM_WEBHOOK_{i}"] = f"{f.base['wecom']}/cgi-bin/webhook/send?key={WECOM_KEYS[i]}"
+        hooks[f"DINGTALK_WEBHOOK_{i}"] = f"{f.base['dingtalk']}/robot/send?access_token={DT_TOKENS[i]}"
+        hooks[f"FEISHU_WEBHOOK_{i}"] = f"{f.base['feishu']}/open-apis/bot/v2/hook/{FS_TOKENS[i]}"
+    return {**hooks, "DINGTALK_SECRET": DT_SECRET, "FEISHU_SECRET": FS_SECRET, "ONEBOT_TOKEN": OB_TOKEN}
 
 
 class Rig:
@@ -285,6 +289,8 @@ async def test_broadcast_with_500s_rate_limits_and_timeouts_delivers_every_group
     # Feishu timestamp/sign in the body, OneBot the Bearer token.
     assert all("timestamp=" in s["query"] and "sign=" in s["query"] for s in f.dingtalk.sent)
     assert all(KEYWORD in s["body"]["markdown"]["text"] for s in f.dingtalk.sent)
+    robots = Counter(parse_qs(s["query"])["access_token"][0] for s in f.dingtalk.sent)
+    assert robots == Counter(DT_TOKENS)  # each group's own robot, once
     assert all(p["timestamp"] and p["sign"] for p in f.feishu.pushes)
     assert all(s["auth"] == f"Bearer {OB_TOKEN}" for s in f.onebot.sent)
 

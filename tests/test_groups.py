@@ -169,6 +169,17 @@ def test_groups_cli_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert run_cli(settings, "groups", "add", "x", "--bot", "nobot", "--tags", "a") == (1, "没有名为 'nobot' 的机器人（见配置文件 [[bots]]）")
 
 
+def test_a_one_chat_push_robot_takes_one_group(tmp_path: Path) -> None:
+    """A DingTalk, WeCom or Feishu push robot is a webhook of one chat: a second group on it would make the one
+    chat get each notice twice."""
+    settings = Settings(db=str(tmp_path / "cli.db"), bots=(BotConfig("dt", "dingtalk"), BotConfig("qq", "onebot")))
+    assert run_cli(settings, "groups", "add", "餐饮-东区", "--bot", "dt")[0] == 0
+    assert run_cli(settings, "groups", "add", "餐饮-西区", "--bot", "dt") == (
+        1, "机器人 dt 的推送 webhook 只属于一个群，已由群 '餐饮-东区' 使用；另一个群请在该群添加自己的推送机器人，并为它另配一个 [[bots]]")
+    assert run_cli(settings, "groups", "add", "QQ一群", "--bot", "qq", "--chat", "1001")[0] == 0
+    assert run_cli(settings, "groups", "add", "QQ二群", "--bot", "qq", "--chat", "1002")[0] == 0  # group_id apart
+
+
 def test_groups_cli_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Staff remove a group they added; a configured group is removed from the config file, and says so."""
     settings = cli_settings(tmp_path)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,7 +25,7 @@ from handlers import notice_commands, notice_questions
 from platforms import Inbound, Message, Platform, Target, split_utf8
 from platforms.limiter import Limiter
 from scheduler import Scheduler, groups, jobs, notices, outbox
-from store import Store, open_db, transaction
+from store import Store, get_meta, open_db, set_meta, transaction
 
 DING_HOOK = "https://oapi.dingtalk.com/robot/send?access_token=t"
 GROUPS = tuple(GroupConfig(f"群{i}", "bot-a" if i < 4 else "bot-b", f"c{i}", ("餐饮",)) for i in range(8))
@@ -182,6 +182,34 @@ async def test_rate_limit_pauses_that_bot_only(rig: Rig, fake: Any) -> None:
     b_posts = [p["at"] - first for p in server.posts if p["chat"] not in ("c0", "c1", "c2", "c3")]
     assert max(b_posts) < 0.45  # bot-b never waited for bot-a's pause
     assert sorted(a_posts)[1] >= 0.45  # bot-a sent nothing else during its pause
+    assert rig.db(get_meta, "outbox_pause:bot-a") and rig.db(get_meta, "outbox_pause:bot-b") is None  # on record
+
+
+async def test_a_restart_remembers_the_last_minutes_posts_and_the_platforms_pause(tmp_path: Path) -> None:
+    """DingTalk allows 20 posts a minute and answers the 21st with a ten-minute lockout: a gateway restarted in
+    the middle of a broadcast must neither start a fresh minute nor forget a lockout it was told of."""
+    store = Store(tmp_path / "g.db")
+    store.start()
+    now = clock.now()
+
+    def earlier_run(db: Any) -> None:
+        for part in range(1, 21):
+            db["deliveries"].insert({
+                "notice_id": 1, "send_n": 1, "grp": "餐饮-东区", "part": part, "bot": "ding", "chat": "",
+                "platform": "dingtalk", "body": "{}", "status": "sent", "attempts": 1, "next_at": clock.iso(now),
+                "updated_at": clock.iso(now - timedelta(seconds=30))})
+        set_meta(db, "outbox_pause:ding2", clock.iso(now + timedelta(minutes=9)))
+
+    try:
+        await store.run(earlier_run)
+        adapters = {bot: platforms.create(bot, "dingtalk", {"webhook": DING_HOOK}) for bot in ("ding", "ding2", "ding3")}
+        box = outbox.Outbox(store, adapters, lambda: None, now=lambda: now)
+        await box.restore()
+        assert 31.0 <= box.limiters["ding"].wait_time() <= 32.0  # 60 s + margin after the first, to the second
+        assert box.limiters["ding2"].wait_time() == pytest.approx(540.0, abs=1.0)  # stamps are whole seconds
+        assert box.limiters["ding3"].wait_time() == 0.0
+    finally:
+        await store.close()
 
 
 async def test_split_message_rows_are_unique_and_report_least_advanced(rig: Rig, fake: Any) -> None:
@@ -241,13 +269,13 @@ def test_limiter_windows_and_pause() -> None:
     for _ in range(5):
         assert limiter.wait_time() == 0
         limiter.take()
-    assert limiter.wait_time() == pytest.approx(1.0)
+    assert limiter.wait_time() == pytest.approx(1.25)  # a quarter second more than the platform's window
     for second in range(1, 4):
-        now[0] = float(second)
+        now[0] = float(second) * 1.25
         for _ in range(5):
             limiter.take()
     now[0] = 4.0
-    assert limiter.wait_time() == pytest.approx(56.0)  # 20 in the last minute: wait for the first to age out
+    assert limiter.wait_time() == pytest.approx(57.0)  # 20 in the last 61 s: wait for the first to age out
     limiter.pause(600)
     assert limiter.wait_time() == pytest.approx(600.0)
 
