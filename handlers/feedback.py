@@ -14,6 +14,7 @@ from sqlite_utils import Database
 import clock
 from disclosure.requests import open_possible_request, question_key
 from handlers import Context, Reply, pseudonym, texts
+from handlers.enquiry import combine, follow_up
 from platforms import Inbound
 
 __all__ = ["handle"]
@@ -29,13 +30,17 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
         return None
     sender = pseudonym(ctx.salt, event.platform, event.sender)
     now = ctx.now()
-    row = db.execute(
+    rows = db.execute(
         "SELECT question, request_id FROM enquiries WHERE at >= ? AND channel = ? AND chat = ? AND sender = ?"
-        " AND kind = 'enquiry' ORDER BY id DESC LIMIT 1",
-        [clock.iso(now - _RECENT), event.platform, event.chat, sender]).fetchone()
-    if row is None:
+        " AND kind = 'enquiry' ORDER BY id DESC LIMIT 5",
+        [clock.iso(now - _RECENT), event.platform, event.chat, sender]).fetchall()
+    if not rows:
         return Reply(texts.FEEDBACK_NOTHING_BEFORE, kind="feedback")
-    question, number = row
+    question, number = rows[0]
+    fragment = follow_up(question)
+    previous = next((q for q, _ in rows[1:] if follow_up(q) is None), None) if fragment else None
+    if fragment and previous:  # 那药店呢 was answered as 开药店要办什么证: staff need the whole question
+        question = combine(previous, fragment)
     if not number:
         request, _ = open_possible_request(db, question.strip(), sender, event.platform, event.bot, event.chat, now)
         number = request["id"]

@@ -132,6 +132,8 @@ async def test_a_follow_up_is_read_with_the_askers_last_question(client: TestCli
     pharmacy = await ask("那药店呢", 2)
     assert pharmacy["answered"] and pharmacy["matches"][0]["title"] == "药品经营许可证（零售）办理指南"
     assert pharmacy["reply"].startswith(texts.understood_as("开药店要办什么证"))
+    wrong = await ask("不对", 21)  # the answer was wrong: staff get the question as it was read, not 那药店呢
+    assert wrong["request_id"] and "开药店要办什么证" in wrong["reply"]
     await ask("2014年的抽检结果", 3)
     year = await ask("那2013年的呢", 4)
     assert year["answered"] and year["matches"][0]["title"] == "2013年度食品安全监督抽检结果公告"
@@ -143,6 +145,7 @@ async def test_a_follow_up_is_read_with_the_askers_last_question(client: TestCli
     db = open_db(gateway_settings.db)
     try:
         assert get_request(db, licence["request_id"])["question"] == "营业执照在哪办"
+        assert get_request(db, wrong["request_id"])["question"] == "开药店要办什么证"
     finally:
         db.close()
 
