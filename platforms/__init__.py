@@ -116,6 +116,11 @@ class Message:
 
 
 _ROLES = {"receive": "接收消息", "push": "推送"}
+_TRANSPORT_MEANINGS = {
+    "timeout": "平台在时限内没有答复，消息可能已经送达",
+    "connection": "连不上平台（网络不通，或地址有误）",
+    "body": "平台的答复无法识别",
+}
 
 
 class Platform:
@@ -128,6 +133,7 @@ class Platform:
     per_second: ClassVar[float] = 0.0  # 0 = no per-second limit beyond per_minute
     reply_limit_per_chat: ClassVar[bool] = False  # answers are rate-limited per chat: queue them per chat
     mention_to_reply: ClassVar[bool] = False  # in a group the bot reads only messages that @ it
+    code_meanings: ClassVar[Mapping[str, str]] = {}  # the platform's error codes, in Chinese, for staff
     receive_keys: ClassVar[tuple[str, ...]] = ()  # all required to receive
     push_keys: ClassVar[tuple[str, ...]] = ()  # all required to push
     optional_keys: ClassVar[tuple[str, ...]] = ()
@@ -177,6 +183,15 @@ class Platform:
             raise TemporaryError(f"{self.name} {what}: no answer within {self.timeout:g}s", code="timeout") from None
         except aiohttp.ClientError as exc:
             raise TemporaryError(f"{self.name} {what}: {type(exc).__name__}", code="connection") from None
+
+    def describe(self, exc: BaseException) -> str:
+        """A failed post in Chinese for staff (`notice show`, `enquiries list --undelivered`), the platform's own
+        words kept after it: they are what a support ticket needs."""
+        code = str(getattr(exc, "code", "") or "")
+        meaning = self.code_meanings.get(code) or _TRANSPORT_MEANINGS.get(code)
+        if meaning is None and code.isdigit() and 400 <= int(code) < 600:
+            meaning = f"平台服务器出错（HTTP {code}），会重试" if int(code) >= 500 else f"平台拒绝了请求（HTTP {code}）"
+        return f"{meaning}（{exc}）" if meaning else str(exc)
 
     # --- inbound -----------------------------------------------------------------
     def handshake(self, req: RawRequest) -> Ack | None:

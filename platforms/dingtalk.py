@@ -71,6 +71,11 @@ class DingTalkPlatform(Platform):
     max_bytes: ClassVar[int] = 4000  # well under the ~20 000-byte request cap; long text reads badly on phones
     per_minute: ClassVar[int] = 20
     mention_to_reply: ClassVar[bool] = True  # in groups only @-messages are delivered
+    code_meanings: ClassVar[Mapping[str, str]] = {
+        "310000": "不符合机器人的安全设置：关键词、加签密钥或 IP 白名单",
+        "130101": "发送太快（每分钟最多 20 条），机器人被暂停 10 分钟",
+        "-1": "钉钉系统繁忙，稍后重试",
+    }
     receive_keys: ClassVar[tuple[str, ...]] = ("app_secret",)
     push_keys: ClassVar[tuple[str, ...]] = ("webhook",)
     optional_keys: ClassVar[tuple[str, ...]] = ("secret", "keyword", "api_base", "max_skew")
@@ -133,10 +138,10 @@ class DingTalkPlatform(Platform):
         """Answer through the event's sessionWebhook, which needs no token but expires (~90 min)."""
         url = str(event.handle.get("sessionWebhook") or "")
         if not url:
-            raise PermanentError("dingtalk: the event has no sessionWebhook to reply to")
+            raise PermanentError("钉钉：消息没有 sessionWebhook，无法答复")
         expires = _int(event.handle.get("sessionWebhookExpiredTime"))
         if expires and self.clock() * 1000 >= expires:
-            raise PermanentError("dingtalk: sessionWebhook 已过期 (expired); the answer cannot be delivered")
+            raise PermanentError("钉钉：sessionWebhook 已过期，答复无法送达")
         url = self._through_base(url)
         staff = str(event.handle.get("senderStaffId") or "")
         for part in split_utf8(text, self.max_bytes):
@@ -167,7 +172,7 @@ class DingTalkPlatform(Platform):
     async def send(self, http: Any, target: Target, body: dict[str, Any]) -> None:
         webhook = self._webhook()
         if not webhook:
-            raise PermanentError(f"dingtalk bot {self.bot} has no webhook: it does not push")
+            raise PermanentError(f"钉钉机器人 {self.bot} 没有配置 webhook，不能推送", code="no_webhook")
         secret = self.opt("secret")
         url = signed_url(webhook, secret, int(self.clock() * 1000)) if secret else webhook
         await self._post(http, url, body, "webhook")

@@ -88,6 +88,15 @@ class FeishuPlatform(Platform):
     per_second: ClassVar[float] = 5.0
     reply_limit_per_chat: ClassVar[bool] = True  # the reply API allows 5/s per chat
     mention_to_reply: ClassVar[bool] = True  # the app bot answers only @-mentions in a group
+    code_meanings: ClassVar[Mapping[str, str]] = {
+        "19021": "签名校验失败：secret 与机器人的不符，或服务器时间不准",
+        "19022": "服务器 IP 不在飞书机器人的白名单中",
+        "19024": "消息不含机器人设置的关键词",
+        "19007": "飞书机器人未启用",
+        "11232": "发送太频繁，稍后重试",
+        "9499": "飞书不接受这条消息（格式有误或内容太长）",
+        "10003": "app_id 或 app_secret 有误",
+    }
     receive_keys: ClassVar[tuple[str, ...]] = ("verification_token", "app_id", "app_secret")
     push_keys: ClassVar[tuple[str, ...]] = ("webhook",)
     optional_keys: ClassVar[tuple[str, ...]] = ("encrypt_key", "api_base", "secret", "max_skew", "bot_open_id")
@@ -178,7 +187,7 @@ class FeishuPlatform(Platform):
         """Reply in the thread of the message; uuid from the event makes a retried reply a no-op at Feishu."""
         message_id = str(event.handle.get("message_id", ""))
         if not message_id:
-            raise PermanentError("event has no message_id", code="no_message_id")
+            raise PermanentError("飞书：消息没有 message_id，无法答复", code="no_message_id")
         path = f"/open-apis/im/v1/messages/{message_id}/reply"
         for i, part in enumerate(fit_parts(text, REPLY_LIMIT, _reply_size)):
             key = uuid.uuid5(uuid.NAMESPACE_URL, f"gongkai/{self.bot}/{event.event_id}/{i}")
@@ -211,7 +220,7 @@ class FeishuPlatform(Platform):
         """Post one part to the custom bot, signing at send time so a retry carries a fresh timestamp."""
         url = str(self.opt("webhook"))
         if not url:
-            raise PermanentError(f"bot {self.bot} has no webhook to push with", code="no_webhook")
+            raise PermanentError(f"飞书机器人 {self.bot} 没有配置 webhook，不能推送", code="no_webhook")
         signed = dict(body)
         secret = str(self.opt("secret"))
         if secret:

@@ -76,6 +76,13 @@ class OneBotPlatform(Platform):
     push_keys: ClassVar[tuple[str, ...]] = ("api_base",)
     optional_keys: ClassVar[tuple[str, ...]] = ("secret", "access_token", "self_id")
     secret_keys: ClassVar[tuple[str, ...]] = ("secret", "access_token")
+    code_meanings: ClassVar[Mapping[str, str]] = {  # retcodes
+        "100": "参数错误（群号或消息格式不被接受）",
+        "102": "数据无效，或机器人在该群没有发言权限",
+        "103": "发送失败，稍后重试",
+        "104": "QQ 登录凭据已过期，需要重新登录机器人账号",
+        "201": "OneBot 实现繁忙，稍后重试",
+    }
 
     # --- inbound -----------------------------------------------------------------
     def verify(self, req: RawRequest) -> None:
@@ -145,9 +152,9 @@ class OneBotPlatform(Platform):
 
     async def send(self, http: Any, target: Target, body: dict[str, Any]) -> None:
         if not self.opt("api_base"):
-            raise PermanentError(f"onebot bot {self.bot} has no api_base: it does not push")
+            raise PermanentError(f"OneBot 机器人 {self.bot} 没有配置 api_base，不能推送", code="no_api_base")
         if not target.chat.strip().isdigit():
-            raise PermanentError(f"onebot: group chat {target.chat!r} is not a QQ group number", code="chat")
+            raise PermanentError(f"onebot：群 chat {target.chat!r} 不是 QQ 群号", code="chat")
         await self._call(http, "send_group_msg", {"group_id": int(target.chat), "message": body["message"]})
         log.info("onebot %s: sent to group %s", self.bot, target.chat)
 

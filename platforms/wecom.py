@@ -63,6 +63,13 @@ class WeComPlatform(Platform):
     max_bytes: ClassVar[int] = MARKDOWN_LIMIT
     per_minute: ClassVar[int] = 20
     mention_to_reply: ClassVar[bool] = True  # the smart robot gets a group message only when @-mentioned
+    code_meanings: ClassVar[Mapping[str, str]] = {
+        "45009": "发送太频繁（每个机器人每分钟最多 20 条），稍后重试",
+        "93000": "推送地址无效：机器人已被移出群，或 webhook 的 key 填错",
+        "93004": "群机器人已被停用",
+        "93008": "群机器人不在该群中",
+        "40058": "消息超过企业微信的长度上限",
+    }
     receive_keys: ClassVar[tuple[str, ...]] = ("token", "aes_key")
     push_keys: ClassVar[tuple[str, ...]] = ("webhook",)
     optional_keys: ClassVar[tuple[str, ...]] = ("api_base", "max_skew")
@@ -132,7 +139,7 @@ class WeComPlatform(Platform):
         """A later answer through response_url (one use, 1 h), for when the inline reply was not given."""
         url = str(event.handle.get("response_url", ""))
         if not url:
-            raise PermanentError("event has no response_url", code="no_response_url")
+            raise PermanentError("企业微信：消息没有 response_url，无法答复", code="no_response_url")
         body = {"msgtype": "markdown", "markdown": {"content": _truncate(text, MARKDOWN_LIMIT)}}
         await self._post(http, url, body, "response_url")
 
@@ -155,7 +162,7 @@ class WeComPlatform(Platform):
         """Post one part to the group robot; a robot belongs to one chat, so target.chat is not used."""
         url = str(self.opt("webhook"))
         if not url:
-            raise PermanentError(f"bot {self.bot} has no webhook to push with", code="no_webhook")
+            raise PermanentError(f"企业微信机器人 {self.bot} 没有配置 webhook，不能推送", code="no_webhook")
         await self._post(http, url, body, "webhook key=" + mask(_key_of(url)))
 
     # --- helpers -----------------------------------------------------------------

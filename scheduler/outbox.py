@@ -286,11 +286,13 @@ class Outbox:
             self.limiters[bot].pause(exc.retry_after)  # this bot only; the other lanes go on
             until = clock.iso(self.now() + timedelta(seconds=exc.retry_after))
             await self.store.run(set_meta, _PAUSE_KEY + bot, until)  # a restart keeps the pause
-            status, error, code, retry_in = "failed", str(exc), str(exc.code or "rate"), exc.retry_after
+            status, error, code, retry_in = "failed", self.adapters[bot].describe(exc), str(exc.code or "rate"), \
+                exc.retry_after
         except PermanentError as exc:
-            status, error, code = "dead", str(exc), str(exc.code or "")
+            status, error, code = "dead", self.adapters[bot].describe(exc), str(exc.code or "")
         except DeliveryError as exc:
-            status, error, code, retry_in = "failed", str(exc), str(exc.code or ""), self._backoff(row["attempts"])
+            status, error, code = "failed", self.adapters[bot].describe(exc), str(exc.code or "")
+            retry_in = self._backoff(row["attempts"])
         except Exception as exc:  # an adapter bug or a transport error it did not wrap: retry, and say what
             status, error, code = "failed", f"{type(exc).__name__}: {exc}", "error"
             retry_in = self._backoff(row["attempts"])

@@ -310,6 +310,10 @@ async def test_broadcast_with_500s_rate_limits_and_timeouts_delivers_every_group
     assert sum(len(f.accepted(p)) for p in PLATFORMS) == len(targeted)
 
 
+MEANINGS = {"310000": "不符合机器人的安全设置：关键词、加签密钥或 IP 白名单（",
+            "19021": "签名校验失败：secret 与机器人的不符，或服务器时间不准（"}
+
+
 @pytest.mark.parametrize(("broken", "env", "code"), [
     ("dingtalk", "DINGTALK_SECRET", "310000"),  # 加签 secret does not match the robot's: sign not match
     ("feishu", "FEISHU_SECRET", "19021"),  # signature secret does not match the bot's: sign match fail
@@ -331,6 +335,8 @@ async def test_permanent_error_dead_letters_that_bots_groups_only(rig: Rig, brok
             row = by_group[name]
             if platform == broken:
                 assert (row["status"], row["code"], row["attempts"]) == ("dead", code, 1), row
+                # staff read why in Chinese, the platform's own words after it for a support ticket
+                assert row["error"].startswith(MEANINGS[code]) and code in row["error"], row
             else:
                 assert row["status"] == "sent", row
     assert f.accepted(broken) == []

@@ -464,3 +464,13 @@ def test_a_receiving_bot_reads_收到_only_where_the_groups_chat_id_tells_it_apa
     code = notices.ack_code(7, "餐饮-东区")
     assert (f"确认 {code}" in text) is (chat == "")
     assert ("回复“收到”" in text) is (chat != "")
+
+
+def test_a_failed_post_is_described_in_chinese_with_the_platforms_words_kept() -> None:
+    adapter = platforms.create("ding", "dingtalk", {"webhook": DING_HOOK}, "test")
+    timeout = TemporaryError("dingtalk send: no answer within 10s", code="timeout")
+    assert adapter.describe(timeout) == "平台在时限内没有答复，消息可能已经送达（dingtalk send: no answer within 10s）"
+    assert adapter.describe(TemporaryError("dingtalk: HTTP 502", code=502)).startswith("平台服务器出错（HTTP 502）")
+    locked = RateLimited("dingtalk 130101: send too fast", retry_after=600, code=130101)
+    assert adapter.describe(locked).startswith("发送太快（每分钟最多 20 条），机器人被暂停 10 分钟（dingtalk 130101")
+    assert adapter.describe(PermanentError("something new", code="x1")) == "something new"  # unknown: as it came

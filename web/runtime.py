@@ -148,11 +148,11 @@ class Gateway:
                 delay = getattr(exc, "retry_after", 0.5 * 2**attempt)
                 log.warning("reply to %s/%s failed (%s), attempt %d", event.platform, event.bot, exc, attempt)
                 if attempt == _REPLY_ATTEMPTS or delay > _REPLY_MAX_WAIT:  # e.g. a locked-out robot
-                    return "failed", attempt, str(exc)
+                    return "failed", attempt, platform.describe(exc)
                 await asyncio.sleep(delay)
             except DeliveryError as exc:
                 log.error("reply to %s/%s dropped: %s", event.platform, event.bot, exc)
-                return "dead", attempt, str(exc)
+                return "dead", attempt, platform.describe(exc)
             except Exception as exc:  # a bug in an adapter must not stop the worker
                 log.exception("reply to %s/%s crashed", event.platform, event.bot)
                 return "dead", attempt, repr(exc)
