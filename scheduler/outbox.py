@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 RANK = {"queued": 0, "failed": 1, "sending": 2, "uncertain": 3, "dead": 4, "sent": 5}  # least advanced first
 ACTIVE = ("queued", "sending", "failed")
 MAX_ATTEMPTS = 8
+TIMED_OUT_THEN_SENT = "一次发送超时后重发成功：平台可能两次都收下了，该群或收到两条"
 _PAUSE_KEY = "outbox_pause:"  # + bot: until when the platform told it to wait (meta table)
 
 
@@ -126,8 +127,13 @@ def claim(db: Database, bot: str, now: datetime, lease: float) -> dict[str, Any]
 
 def record(db: Database, delivery_id: int, status: str, now: datetime, error: str = "", code: str = "",
            retry_in: float = 0.0) -> None:
-    """The outcome of one post; a dead part also kills the later parts of that message."""
+    """The outcome of one post; a dead part also kills the later parts of that message. A part sent after a
+    timed-out try says so: the platform may have taken both, and staff should know the group may have two."""
     stamp = clock.iso(now)
+    if status == "sent":
+        before = db.execute("SELECT code FROM deliveries WHERE id = ?", [delivery_id]).fetchone()
+        if before is not None and before[0] == "timeout":
+            error, code = TIMED_OUT_THEN_SENT, "timeout"
     db.execute("UPDATE deliveries SET status = ?, error = ?, code = ?, next_at = ?, lease_until = '',"
                " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
                [status, error[:500], code, clock.iso(now + timedelta(seconds=retry_in)), stamp, status, stamp,
