@@ -107,6 +107,11 @@ class FeishuPlatform(Platform):
         where = source or f"[bots.{bot}]"
         if self.opt("encrypt_key") and not self.can_receive:
             raise ConfigError(f"{where} encrypt_key: 要接收事件，还须设置 verification_token、app_id 和 app_secret")
+        webhook = str(self.opt("webhook"))
+        if webhook and "/open-apis/bot/v2/hook/" not in webhook:
+            raise ConfigError(f"{where} webhook: 应为自定义机器人的 Webhook 地址（…/open-apis/bot/v2/hook/…）")
+        if self.opt("secret") and not webhook:
+            raise ConfigError(f"{where} secret: 是自定义机器人推送的签名密钥，须同时设置 webhook")
         self.max_skew = skew_option(self.opt("max_skew", 3600), where)
         self.api_base = _api_base(str(self.opt("api_base") or DEFAULT_API_BASE), where)
         encrypt_key = str(self.opt("encrypt_key"))

@@ -72,7 +72,7 @@ class WeComPlatform(Platform):
     }
     receive_keys: ClassVar[tuple[str, ...]] = ("token", "aes_key")
     push_keys: ClassVar[tuple[str, ...]] = ("webhook",)
-    optional_keys: ClassVar[tuple[str, ...]] = ("api_base", "max_skew")
+    optional_keys: ClassVar[tuple[str, ...]] = ("max_skew",)  # webhook and response_url are whole URLs
     secret_keys: ClassVar[tuple[str, ...]] = ("token", "aes_key", "webhook")
 
     def __init__(self, bot: str, options: Mapping[str, Any], source: str = "") -> None:

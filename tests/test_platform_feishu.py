@@ -50,6 +50,7 @@ CHALLENGE_BODY = (
 T0 = 1735000000.0
 APP_SECRET = "appSecret"
 HOOK = "7a8b9c0d-1111-2222-3333-444455556666"
+HOOK_URL = f"https://open.feishu.cn/open-apis/bot/v2/hook/{HOOK}"
 HOOK_SECRET = "hookSecretForSigning"
 Server = Callable[..., Awaitable[TestServer]]
 
@@ -259,8 +260,11 @@ def test_single_chat_needs_no_mention() -> None:
 @pytest.mark.parametrize(("options", "fragment"), [
     ({"verification_token": VT}, "app_id: feishu 机器人要接收消息，必须设置"),
     ({"encrypt_key": EK}, "encrypt_key"),
-    ({"webhook": "https://x", "token": "t"}, "token: 平台 feishu 没有这个键"),
-    ({"webhook": "https://x", "max_skew": "-1"}, "max_skew"),
+    ({"webhook": HOOK_URL, "token": "t"}, "token: 平台 feishu 没有这个键"),
+    ({"webhook": HOOK_URL, "max_skew": "-1"}, "max_skew"),
+    ({"webhook": "0a1b2c3d-token-only"}, "webhook: 应为自定义机器人的 Webhook 地址"),
+    ({"webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}, "webhook: 应为自定义机器人的 Webhook 地址"),
+    ({"verification_token": VT, "app_id": "a", "app_secret": "s", "secret": "s"}, "secret: 是自定义机器人推送的签名密钥"),
     ({"verification_token": VT, "app_id": "a", "app_secret": "s", "api_base": "https://open.feishu.cn/open-apis"},
      "api_base"),
 ])
@@ -270,9 +274,9 @@ def test_bad_configuration(options: dict[str, str], fragment: str) -> None:
 
 
 def test_roles_and_repr() -> None:
-    push = create("fs", "feishu", {"webhook": f"https://open.feishu.cn/open-apis/bot/v2/hook/{HOOK}"})
+    push = create("fs", "feishu", {"webhook": HOOK_URL})
     assert push.can_push and not push.can_receive
-    both = receiver(webhook="https://x", secret=HOOK_SECRET)
+    both = receiver(webhook=HOOK_URL, secret=HOOK_SECRET)
     assert both.can_push and both.can_receive
     assert all(s not in repr(both) for s in (EK, VT, APP_SECRET, HOOK_SECRET))
 
