@@ -228,3 +228,10 @@ def m012_enquiry_follow_up_lookup(db: Database) -> None:
     # A follow-up (那药店呢) reads the asker's last question: without this index that was a scan of the whole
     # enquiry log on the event loop, one more row for every message the bureau ever received.
     db.execute("CREATE INDEX idx_enquiries_sender_at ON enquiries(sender, at)")
+
+
+@migrations()
+def m013_scrub_final_replies(db: Database) -> None:
+    # A queued answer keeps the event (the sender's platform id, the reply handle) only until it is final: an
+    # answer that failed, died or expired is never posted again, and the log holds only pseudonyms.
+    db.execute("UPDATE replies SET event = '{}' WHERE status != 'queued'")

@@ -482,6 +482,8 @@ async def test_an_answer_that_cannot_be_posted_stays_queued_with_why(
     assert [(e["delivery"], e["delivery_error"]) for e in lost] == [("dead", "dingtalk 300001: robot not found")]
     assert [e["delivery"] for e in list_enquiries(db)] == ["", "dead"]  # newest first: msg-2 went out
     assert enquiry_stats(db)["undelivered"] == 1
+    # never posted again, so the queue no longer holds the asker's DingTalk ids or the reply handle
+    assert [r["event"] for r in db.query("SELECT event FROM replies")] == ["{}"]
     db.close()
     assert "300001" in rows[0]["error"] or "robot not found" in rows[0]["error"]
 

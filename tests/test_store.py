@@ -216,6 +216,26 @@ def test_m006_keeps_only_answers_still_to_post(tmp_path: Path) -> None:
     db.close()
 
 
+def test_m013_drops_the_event_of_answers_that_will_never_be_posted(tmp_path: Path) -> None:
+    """A failed, dead or expired answer kept the asker's platform ids in its event; a queued one still needs it."""
+    import sqlite3
+
+    from store.migrations import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(str(path), isolation_level=None))
+    migrations.apply(db, stop_before="m013_scrub_final_replies")
+    event = '{"sender":"ou_user1","handle":{"message_id":"om_1"}}'
+    for event_id, status in (("e1", "queued"), ("e2", "failed"), ("e3", "dead"), ("e4", "expired")):
+        db.execute("INSERT INTO replies (platform, event_id, bot, event, status, created_at)"
+                   " VALUES ('feishu', ?, 'fs', ?, ?, '2026-11-27T10:00:00+08:00')", [event_id, event, status])
+    db.close()
+    db = open_db(path)
+    assert [(r["event_id"], r["event"]) for r in db.query("SELECT * FROM replies ORDER BY event_id")] == [
+        ("e1", event), ("e2", "{}"), ("e3", "{}"), ("e4", "{}")]
+    db.close()
+
+
 def test_m008_dates_answers_given_before_it_by_their_last_change(tmp_path: Path) -> None:
     """The annual report counts an answer in the year it was concluded; requests answered before m008 recorded
     that day only as their last change."""

@@ -179,16 +179,18 @@ class Gateway:
 def _queued_replies(db: Database, since: str) -> list[dict[str, Any]]:
     """Queued answers newer than `since`, with their text from the enquiry log; older ones are marked expired
     (their reply handle is gone)."""
-    db.execute("UPDATE replies SET status = 'expired' WHERE status = 'queued' AND created_at < ?", [since])
+    db.execute("UPDATE replies SET status = 'expired', event = '{}' WHERE status = 'queued' AND created_at < ?",
+               [since])
     return list(db.query(
         "SELECT r.bot, r.event, e.reply AS text FROM replies r JOIN enquiries e"
         " ON e.channel = r.platform AND e.event_id = r.event_id WHERE r.status = 'queued' ORDER BY r.created_at"))
 
 
 def _mark_reply(db: Database, platform: str, event_id: str, status: str, attempts: int, error: str) -> None:
-    """A posted answer leaves the queue; one that could not be posted stays, with why."""
+    """A posted answer leaves the queue; one that could not be posted stays, with why, but without the event:
+    it is never posted again, and the event holds the sender's own platform id."""
     if status == "sent":
         db.execute("DELETE FROM replies WHERE platform = ? AND event_id = ?", [platform, event_id])
         return
-    db.execute("UPDATE replies SET status = ?, attempts = ?, error = ? WHERE platform = ? AND event_id = ?",
+    db.execute("UPDATE replies SET status = ?, attempts = ?, error = ?, event = '{}' WHERE platform = ? AND event_id = ?",
                [status, attempts, error, platform, event_id])
