@@ -61,25 +61,35 @@ class InvalidInput(GongkaiError):
 
 
 class InboundError(GongkaiError):
-    """A platform request we refuse; `status` is the HTTP status to answer."""
+    """A platform request we refuse; `status` is the HTTP status to answer, `hint` what the admin reading the
+    log should check (the message itself names the detail)."""
 
     status = 400
+    hint = "请求无法识别"
 
 
 class MissingSignature(InboundError):
     status = 401
+    hint = "缺少签名：请求不是平台发来的，或机器人的签名没有开启"
 
 
 class BadSignature(InboundError):
     status = 403
+    hint = "签名不符或时间戳过期：请核对配置中的 Token、密钥与平台后台一致，并校准服务器时间"
 
 
 class BadPayload(InboundError):
     status = 400
+    hint = "请求内容无法识别"
+
+
+class CannotDecrypt(BadPayload):
+    hint = "无法解密：请核对配置中的 EncodingAESKey 或 Encrypt Key 与平台后台一致（企业微信须为智能机器人）"
 
 
 class UnknownBot(InboundError):
     status = 404
+    hint = "没有这个接收消息的机器人：请核对平台后台填写的回调地址（/hooks/平台/机器人名）"
 
 
 class DeliveryError(GongkaiError):

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from errors import (
     BadPayload,
     BadSignature,
+    CannotDecrypt,
     ConfigError,
     MissingSignature,
     PermanentError,
@@ -247,7 +248,7 @@ class FeishuPlatform(Platform):
             try:
                 plain = self.cipher.decrypt(str(data["encrypt"]))
             except CryptoError as exc:
-                raise BadPayload(f"cannot decrypt: {exc}") from None
+                raise CannotDecrypt(f"cannot decrypt: {exc}") from None
             data = json_object(plain, "decrypted event")
         self._memo = (body, data)
         return data

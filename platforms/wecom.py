@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from errors import (
     BadPayload,
     BadSignature,
+    CannotDecrypt,
     ConfigError,
     MissingSignature,
     PermanentError,
@@ -225,7 +226,7 @@ def _decrypt(crypto: WeComCrypto, encrypt: str) -> bytes:
     try:
         return crypto.decrypt(encrypt)
     except CryptoError as exc:
-        raise BadPayload(f"cannot decrypt: {exc}") from None
+        raise CannotDecrypt(f"cannot decrypt: {exc}") from None
 
 
 def _key_of(url: str) -> str:

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from errors import (
     BadPayload,
     BadSignature,
+    CannotDecrypt,
     ConfigError,
     MissingSignature,
     PermanentError,
@@ -196,8 +197,9 @@ def test_malformed_bodies_are_400(body: bytes) -> None:
 def test_signed_but_undecryptable_is_400() -> None:
     plat = receiver(aes_key="B" * 43)  # right token, wrong key: the signature passes, decryption cannot
     plat.verify(RawRequest("POST", ROBOT_QUERY, {}, ROBOT_BODY, T0))
-    with pytest.raises(BadPayload, match="decrypt"):
+    with pytest.raises(CannotDecrypt, match="decrypt") as refused:
         plat.parse(RawRequest("POST", ROBOT_QUERY, {}, ROBOT_BODY, T0))
+    assert refused.value.status == 400 and "EncodingAESKey" in refused.value.hint  # what the admin should check
     garbage = base64.b64encode(b"\x00" * 48).decode()
     crypto = robot_crypto()
     query = {"msg_signature": crypto.signature("1735000000", "n", garbage), "timestamp": "1735000000", "nonce": "n"}
@@ -498,7 +500,8 @@ webhook = "{webhook}"
 
 
 async def test_end_to_end_mention_gets_an_inline_stream_answer(
-        tmp_path: Path, aiohttp_client: Any, aiohttp_server: Server, fake: FakeWeCom) -> None:
+        tmp_path: Path, aiohttp_client: Any, aiohttp_server: Server, fake: FakeWeCom,
+        caplog: pytest.LogCaptureFixture) -> None:
     from bot import create_app
     from config import load_settings
     from knowledge.catalog import import_file
@@ -527,3 +530,8 @@ async def test_end_to_end_mention_gets_an_inline_stream_answer(
     assert forged.status == 403
     unsigned = await client.post("/hooks/wecom/wecom-main", data=req.body)
     assert unsigned.status == 401
+    # The admin setting the robot up reads, in the gateway's log, what to check for each refusal.
+    assert "拒绝 wecom/wecom-main：403 签名不符或时间戳过期：请核对配置中的 Token、密钥" in caplog.text
+    assert "拒绝 wecom/wecom-main：401 缺少签名" in caplog.text
+    typo = await client.post("/hooks/wecom/wecom-mian", params=dict(req.query), data=req.body)
+    assert typo.status == 404 and "拒绝 /hooks/wecom/wecom-mian：404 没有这个接收消息的机器人" in caplog.text

@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from errors import InboundError
+from errors import InboundError, UnknownBot
 from platforms import Ack, RawRequest
 from web.runtime import Gateway
 
@@ -37,6 +37,8 @@ async def error_middleware(request: web.Request, handler: web.Handler) -> web.St
         if exc.status < 400:
             raise
         reason = "请求体过大 (body too large)" if exc.status == 413 else exc.reason
+        if exc.status == 413:
+            log.warning("拒绝 %s %s：413 请求体超过 [web] max_body", request.method, request.path)
         return json_error(exc.status, reason)
     except Exception:  # a bug: the platform gets a plain 500 (it retries), the log gets the traceback
         log.exception("unhandled error on %s %s", request.method, request.path)
@@ -61,13 +63,15 @@ async def hook(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     platform = gateway.platforms.get(request.match_info["bot"])
     if platform is None or platform.name != request.match_info["platform"] or not platform.can_receive:
+        log.warning("拒绝 %s：404 %s", request.path, UnknownBot.hint)  # the admin's first sign of a wrong URL
         return json_error(404, f"未知的机器人: {request.match_info['platform']}/{request.match_info['bot']}")
     if request.method not in ("GET", "POST"):
+        log.warning("拒绝 %s %s：405 只接受 GET 或 POST", request.method, request.path)
         return json_error(405, "只接受 GET 或 POST")
     try:
         body = await request.read()
     except RequestPayloadError as exc:  # e.g. Content-Encoding: gzip over a body that is not gzip
-        log.warning("refused %s/%s: 400 unreadable body: %s", platform.name, platform.bot, exc)
+        log.warning("拒绝 %s/%s：400 请求体无法读取（%s）", platform.name, platform.bot, exc)
         refused = json_error(400, f"请求体无法读取 (unreadable body: {exc})")
         refused.force_close()  # the rest of the body cannot be read past: do not drain it to reuse the connection
         return refused
@@ -80,7 +84,7 @@ async def hook(request: web.Request) -> web.Response:
         platform.verify(raw)
         events = platform.parse(raw)
     except InboundError as exc:
-        log.warning("refused %s/%s: %s %s", platform.name, platform.bot, exc.status, exc)
+        log.warning("拒绝 %s/%s：%s %s（%s）", platform.name, platform.bot, exc.status, exc.hint, exc)
         return json_error(exc.status, str(exc))
     if not events:
         return _response(platform.ack([]))
