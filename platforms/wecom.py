@@ -107,9 +107,9 @@ class WeComPlatform(Platform):
 
     def parse(self, req: RawRequest) -> list[Inbound]:
         data = json_object(_decrypt(self._crypto(), _encrypt_field(req.body)), "decrypted message")
-        if data.get("msgtype") != "text":
+        if data.get("msgtype") not in ("text", "mixed"):
             return []  # images, files, stream refreshes and enter-chat events carry no question for us
-        msgid, content = data.get("msgid"), as_dict(data.get("text")).get("content")
+        msgid, content = data.get("msgid"), _content(data)
         if not isinstance(msgid, str) or not msgid or not isinstance(content, str):
             raise BadPayload("text message without msgid or text.content")
         group = data.get("chattype") == "group"
@@ -220,6 +220,16 @@ def _encrypt_field(body: bytes) -> str:
     if not isinstance(encrypt, str) or not encrypt:
         raise BadPayload("body has no 'encrypt' string")
     return encrypt
+
+
+def _content(data: Mapping[str, Any]) -> Any:
+    """text.content, or for a mixed message (a question sent with a screenshot) its text items joined."""
+    if data.get("msgtype") == "text":
+        return as_dict(data.get("text")).get("content")
+    items = as_dict(data.get("mixed")).get("msg_item")
+    texts = (as_dict(as_dict(item).get("text")).get("content") for item in (items if isinstance(items, list) else [])
+             if as_dict(item).get("msgtype") == "text")
+    return "\n".join(text for text in texts if isinstance(text, str))
 
 
 def _decrypt(crypto: WeComCrypto, encrypt: str) -> bytes:

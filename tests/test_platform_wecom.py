@@ -233,6 +233,14 @@ def test_every_mention_is_stripped(content: str, text: str) -> None:
     assert event.text == text
 
 
+def test_a_question_sent_with_a_screenshot_is_read_from_its_text_items() -> None:
+    mixed = {"msg_item": [{"msgtype": "text", "text": {"content": "@食药监小助手 这个标签合格吗"}},
+                          {"msgtype": "image", "image": {"url": "https://example/1.png"}}]}
+    message = {k: v for k, v in text_message().items() if k != "text"}
+    [event] = receiver().parse(callback({**message, "msgtype": "mixed", "mixed": mixed}))
+    assert event.text == "这个标签合格吗"
+
+
 def test_text_message_without_msgid_is_400() -> None:
     message = text_message()
     del message["msgid"]
