@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from cli import CliContext
-from config.settings import one_chat_clash
+from config.settings import group_problem
 from errors import InvalidInput
 from scheduler import groups
 from store import transaction
@@ -39,9 +39,10 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     with transaction(ctx.db()) as db:
         groups.sync_config_groups(db, ctx.settings.groups)
         taken = db.execute("SELECT name FROM groups WHERE bot = ? ORDER BY name LIMIT 1", [args.bot]).fetchone()
-        clash = one_chat_clash(args.bot, bot.platform, taken[0]) if bot is not None and taken else ""
-        if clash:
-            raise InvalidInput(clash)
+        if bot is not None:
+            key, problem = group_problem(args.bot, bot.platform, (args.chat or "").strip(), taken[0] if taken else "")
+            if problem:
+                raise InvalidInput(f"--{key}: {problem}")
         group = groups.add_group(db, args.name, args.bot, args.chat or "", tags)
     ctx.out(group, lambda g: "已添加群：" + _line(g))
     return 0

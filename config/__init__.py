@@ -20,7 +20,7 @@ from config.settings import (
     SchedulerConfig,
     Settings,
     WebConfig,
-    one_chat_clash,
+    group_problem,
 )
 from errors import ConfigError, InvalidInput
 
@@ -293,9 +293,9 @@ def _check_references(bots: tuple[BotConfig, ...], groups: tuple[GroupConfig, ..
         if group.name in names:
             raise ConfigError(f"{name}: [groups.{group.name}] name: 重复定义")
         names.add(group.name)
-        clash = one_chat_clash(group.bot, platform_of[group.bot], group_of.get(group.bot, ""))
-        if clash:
-            raise ConfigError(f"{name}: [groups.{group.name}] bot: {clash}")
+        key, problem = group_problem(group.bot, platform_of[group.bot], group.chat, group_of.get(group.bot, ""))
+        if problem:
+            raise ConfigError(f"{name}: [groups.{group.name}] {key}: {problem}")
         group_of.setdefault(group.bot, group.name)
 
 

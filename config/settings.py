@@ -6,19 +6,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig", "CatalogConfig", "RemindersConfig",
-           "ReportConfig", "MAX_AHEAD", "ONE_CHAT_PUSH", "one_chat_clash"]
+           "ReportConfig", "MAX_AHEAD", "ONE_CHAT_PUSH", "group_problem"]
 
 # Their push robot is a webhook that belongs to one chat (DESIGN.md): a second group on it would get nothing of
 # its own, and the one chat would get each notice twice.
 ONE_CHAT_PUSH = frozenset({"wecom", "dingtalk", "feishu"})
 
 
-def one_chat_clash(bot: str, platform: str, taken_by: str) -> str:
-    """The refusal of a second group on a one-chat push robot, or "" when there is no clash."""
-    if platform not in ONE_CHAT_PUSH or not taken_by:
-        return ""
-    return (f"机器人 {bot} 的推送 webhook 只属于一个群，已由群 {taken_by!r} 使用；"
-            "另一个群请在该群添加自己的推送机器人，并为它另配一个 [[bots]]")
+def group_problem(bot: str, platform: str, chat: str, taken_by: str) -> tuple[str, str]:
+    """(key, reason) a group cannot be on this bot, or ("", ""): a second group on a one-chat push robot (the
+    first is `taken_by`), or a QQ group without its number, to which every push would fail."""
+    if platform in ONE_CHAT_PUSH and taken_by:
+        return "bot", (f"机器人 {bot} 的推送 webhook 只属于一个群，已由群 {taken_by!r} 使用；"
+                       "另一个群请在该群添加自己的推送机器人，并为它另配一个 [[bots]]")
+    if platform == "onebot" and not (chat.isascii() and chat.isdigit()):
+        return "chat", f"应为 QQ 群号（数字），现为 {chat!r}"
+    return "", ""
 
 
 @dataclass(frozen=True, slots=True)

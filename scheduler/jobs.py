@@ -134,7 +134,10 @@ def schedule(db: Database, notice_id: int | str, spec: dict[str, Any], by: str =
     now = now or clock.now()
     notice = notices.get_notice(db, notice_id)
     if notice["status"] not in _SCHEDULABLE:
-        raise InvalidInput(f"通知 {notice['id']} 当前为“{notice['status_text']}”，须先审核通过才能排期")
+        why = {"draft": "须先提交并审核通过才能排期", "submitted": "须先审核通过才能排期",
+               "rejected": "须修改后重新提交审核", "sending": "正在发送，不能重新排期"}.get(
+            notice["status"], "不能重新排期；如需再发，请另建一条通知")
+        raise InvalidInput(f"通知 {notice['id']} 当前为“{notice['status_text']}”，{why}")
     if notices.content_hash(notice) != notice["approved_hash"]:
         raise InvalidInput(f"通知 {notice['id']} 的内容与审核时不一致，请重新提交审核")
     if notices.delivered_groups(db, notice["id"]) and not notice["cron"]:  # a second broadcast, reminders dropped

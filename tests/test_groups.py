@@ -175,9 +175,11 @@ def test_a_one_chat_push_robot_takes_one_group(tmp_path: Path) -> None:
     settings = Settings(db=str(tmp_path / "cli.db"), bots=(BotConfig("dt", "dingtalk"), BotConfig("qq", "onebot")))
     assert run_cli(settings, "groups", "add", "餐饮-东区", "--bot", "dt")[0] == 0
     assert run_cli(settings, "groups", "add", "餐饮-西区", "--bot", "dt") == (
-        1, "机器人 dt 的推送 webhook 只属于一个群，已由群 '餐饮-东区' 使用；另一个群请在该群添加自己的推送机器人，并为它另配一个 [[bots]]")
+        1, "--bot: 机器人 dt 的推送 webhook 只属于一个群，已由群 '餐饮-东区' 使用；另一个群请在该群添加自己的推送机器人，并为它另配一个 [[bots]]")
     assert run_cli(settings, "groups", "add", "QQ一群", "--bot", "qq", "--chat", "1001")[0] == 0
     assert run_cli(settings, "groups", "add", "QQ二群", "--bot", "qq", "--chat", "1002")[0] == 0  # group_id apart
+    assert run_cli(settings, "groups", "add", "QQ三群", "--bot", "qq", "--chat", "abc") == (
+        1, "--chat: 应为 QQ 群号（数字），现为 'abc'")  # every push to it would fail
 
 
 def test_groups_cli_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

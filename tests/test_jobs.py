@@ -148,7 +148,10 @@ def test_crontab_weekday_lists_ranges_and_steps(dow: str, days: list[str]) -> No
 def test_schedule_validation(db_path: Path) -> None:
     now = at("2026-11-27T10:00")
     notice_id = with_db(db_path, lambda db: int(notices.create_notice(db, "通知公告", "t", "b", "*", {}, "a")["id"]))
-    with pytest.raises(InvalidInput, match="须先审核通过"):
+    with pytest.raises(InvalidInput, match="当前为“草稿”，须先提交并审核通过才能排期"):
+        with_db(db_path, jobs.schedule, notice_id, {"now": True}, now=now)
+    with_db(db_path, notices.cancel, notice_id, "a")
+    with pytest.raises(InvalidInput, match="当前为“已撤销”，不能重新排期；如需再发，请另建一条通知"):  # not "须先审核"
         with_db(db_path, jobs.schedule, notice_id, {"now": True}, now=now)
     notice_id = with_db(db_path, approved_notice)
     with pytest.raises(InvalidInput, match="已经过去"):
