@@ -6,6 +6,7 @@ freezes a content hash and any edit voids it. Every step is a row in `notice_aud
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import unicodedata
@@ -16,7 +17,7 @@ from sqlite_utils import Database
 
 import clock
 from errors import ConfigError, InvalidInput, NotFound
-from platforms import Message, Platform, platform_class
+from platforms import REGISTRY, Message, Platform, platform_class
 from scheduler import groups, scan, templates
 from store import bump, dumps, loads
 
@@ -316,7 +317,10 @@ def preview_platform(name: str) -> Platform:
     try:
         cls = platform_class(name)
     except KeyError:
-        raise InvalidInput(f"未知平台 {name!r}") from None
+        known = sorted(n for n in REGISTRY if platform_class(n).render is not Platform.render)  # those that push
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        hint = f"，是不是 {close[0]}？" if close else "；"
+        raise InvalidInput(f"未知平台 {name!r}{hint}可选：{'、'.join(known)}") from None
     options = {k: _DUMMY.get(k, "preview") for k in cls.push_keys}
     try:
         return cls("preview", options)

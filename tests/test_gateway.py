@@ -529,3 +529,20 @@ async def test_an_answer_from_a_repealed_item_says_so(aiohttp_client: Any, gatew
                                             ("餐饮油烟管理规定", False))):
         reply = await (await client.post("/hooks/webhook/open", json=event(question, f"r{n}"))).json()
         assert reply["answered"] and ("（已废止）" in reply["reply"]) is marked, reply["reply"]
+
+
+async def test_a_group_whose_bot_cannot_push_is_named_at_start(tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A Feishu app bot receives and answers, but pushes only through a custom-bot webhook: a group on it without
+    one would have every notice die. The admin hears of it when the gateway starts, not from a dead delivery."""
+    from config.settings import BotConfig, GroupConfig
+    from web.runtime import Gateway
+
+    app_bot = BotConfig("fs-app", "feishu", {"verification_token": "v", "app_id": "cli_a", "app_secret": "s"})
+    settings = Settings(db=str(tmp_path / "g.db"), bots=(app_bot,), groups=(GroupConfig("飞书-药店", "fs-app", "oc_1"),))
+    gateway = Gateway(settings)
+    await gateway.start()
+    try:
+        assert "群 飞书-药店 的机器人 fs-app 不能推送（缺少推送所需的 webhook 或 api_base）" in caplog.text
+    finally:
+        await gateway.stop()

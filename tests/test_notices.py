@@ -260,6 +260,8 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert shown["sends"][0]["due_at"] == "2099-12-01T09:00:00+08:00"
     assert run_cli(settings, "notice", "preview", n, "--platform", "console")[0] == 0
     assert BODY in capsys.readouterr().out
+    assert run_cli(settings, "notice", "preview", n, "--platform", "dingding") == (
+        1, "未知平台 'dingding'，是不是 dingtalk？可选：console、dingtalk、feishu、onebot、wecom")
     assert run_cli(settings, "notice", "list", "--json")[0] == 0
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [created["id"]]
     assert run_cli(settings, "notice", "cancel", n)[0] == 0

@@ -25,7 +25,7 @@ from knowledge import Knowledge
 from knowledge.catalog import all_items, seed_demo
 from platforms import Inbound, Platform
 from scheduler import Scheduler
-from scheduler.groups import sync_config_groups
+from scheduler.groups import list_groups, sync_config_groups
 from store import Store, loads, revisions
 
 __all__ = ["Gateway"]
@@ -80,6 +80,11 @@ class Gateway:
             sync_config_groups(db, self.settings.groups)
         except ConfigError as exc:  # a [[groups]] entry that clashes with the database: name the file too
             raise ConfigError(f"{self.settings.source}: {exc}") from None
+        for group in list_groups(db):  # e.g. a Feishu app bot with chat ids but no custom-bot webhook
+            adapter = self.platforms.get(group["bot"])
+            if adapter is None or not adapter.can_push:
+                log.warning("群 %s 的机器人 %s %s：发给这个群的通知都会失败", group["name"], group["bot"],
+                            "未配置" if adapter is None else "不能推送（缺少推送所需的 webhook 或 api_base）")
         if self.settings.catalog.seed and not self.settings.db_overridden:
             seeded = seed_demo(db, self.settings.catalog.seed)
             if seeded:
