@@ -383,7 +383,10 @@ def show(db: Database, notice_id: int | str) -> dict[str, Any]:
     sends = [{**r, "late": bool(r["late"]), "late_text": "补发" if r["late"] else ""} for r in db.query(
         "SELECT n, kind, due_at, status, late, fired_at FROM sends WHERE notice_id = ? ORDER BY n", [notice["id"]])]
     registered = db.execute("SELECT COUNT(*) FROM registrations WHERE notice_id = ?", [notice["id"]]).fetchone()[0]
-    return {**notice, "sends": sends, "deliveries": outbox.summary(db, notice["id"]), "registrations": registered,
+    deliveries = outbox.summary(db, notice["id"])
+    if notice["status"] == "partly_failed" and not any(d["status"] == "sent" for d in deliveries):
+        notice["status_text"] = "全部未送达"  # not "部分": no group got it
+    return {**notice, "sends": sends, "deliveries": deliveries, "registrations": registered,
             "audit": audit_log(db, notice["id"])}
 
 

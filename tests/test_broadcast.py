@@ -346,4 +346,4 @@ async def test_permanent_error_dead_letters_that_bots_groups_only(rig: Rig, brok
     for platform in PLATFORMS:
         if platform != broken:
             assert len(f.accepted(platform)) == len(GROUPS[platform]), platform
-    assert shown["status"] == "partly_failed"
+    assert shown["status"] == "partly_failed" and shown["status_text"] == "部分失败"

@@ -224,6 +224,8 @@ async def test_split_message_rows_are_unique_and_report_least_advanced(rig: Rig,
     assert len(rows) > 2 and rows[0]["status"] == "dead" and all(r["status"] == "dead" for r in rows)
     assert shown["deliveries"] == [{**shown["deliveries"][0], "group": "群1", "status": "dead"}]
     assert len(server.posts) == 1  # part 2 never goes out when part 1 is dead
+    shown = rig.db(notices.show, notice_id)
+    assert (shown["status"], shown["status_text"]) == ("partly_failed", "全部未送达")  # its one group got nothing
     assert await scheduler.fire(notice_id, 1) == 0  # a re-run adds nothing
 
 
