@@ -22,6 +22,7 @@ from scheduler import groups, notices
 __all__ = ["handle", "acknowledgement"]
 
 NOTHING_TO_ACKNOWLEDGE = "本群暂无需要回复的通知。"
+SIGNUP_NOWHERE = "这里无法报名：本群不在推送名单上，或群 ID 尚未登记。请按培训通知中的联系方式报名。"
 _TRIM = " \t\r\n。.！!，,～~"
 # What an acknowledgement says once its courtesies are gone: 收到，谢谢 / 好的收到 / 我们已经全部下架了.
 _COURTESY = re.compile(r"好的|好嘞|谢谢|多谢|感谢|辛苦了|辛苦|我们店|我们家|店里|我们|本店|我店|我家|已经|全部|都|均|共|"
@@ -54,6 +55,8 @@ def handle(db: Database, ctx: Context, event: Inbound) -> Reply | None:
         return None
     group = groups.find_group(db, event.bot, event.chat)
     if group is None:  # 收到 from a chat we do not push to acknowledges nothing, and is no question either
+        if signup:  # and a sign-up holds a name: never a possible request
+            return Reply(SIGNUP_NOWHERE, kind="command")
         return Reply(NOTHING_TO_ACKNOWLEDGE, kind="command") if ack not in (None, "1") else None
     if ack == NONE_STOCKED and not _latest_is_recall(db, group["name"]):  # 没有 answers only a recall
         return Reply(texts.OKAY, kind="command")

@@ -220,4 +220,4 @@ def unknown_category(category: str, known: Sequence[str]) -> str:
     return f"没有“{category}”这个通知类别。可订阅：{'、'.join(known)}。"
 
 
-GROUP_NOT_REGISTERED = "本群尚未登记到推送名单，请联系工作人员添加后再订阅。"
+GROUP_NOT_REGISTERED = "本群不在推送名单上，或群 ID 尚未登记，暂不能在群里订阅或退订。请联系工作人员。"

@@ -190,7 +190,7 @@ class Platform:
         code = str(getattr(exc, "code", "") or "")
         meaning = self.code_meanings.get(code) or _TRANSPORT_MEANINGS.get(code)
         if meaning is None and code.isdigit() and 400 <= int(code) < 600:
-            meaning = f"平台服务器出错（HTTP {code}），会重试" if int(code) >= 500 else f"平台拒绝了请求（HTTP {code}）"
+            meaning = f"平台服务器出错（HTTP {code}）" if int(code) >= 500 else f"平台拒绝了请求（HTTP {code}）"
         return f"{meaning}（{exc}）" if meaning else str(exc)
 
     # --- inbound -----------------------------------------------------------------

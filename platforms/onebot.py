@@ -76,6 +76,7 @@ class OneBotPlatform(Platform):
     push_keys: ClassVar[tuple[str, ...]] = ("api_base",)
     optional_keys: ClassVar[tuple[str, ...]] = ("secret", "access_token", "self_id")
     secret_keys: ClassVar[tuple[str, ...]] = ("secret", "access_token")
+    mention_to_reply: ClassVar[bool] = True  # group messages that do not @ the bot are not ours to read
     code_meanings: ClassVar[Mapping[str, str]] = {  # retcodes
         "100": "参数错误（群号或消息格式不被接受）",
         "102": "数据无效，或机器人在该群没有发言权限",

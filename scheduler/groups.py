@@ -105,17 +105,17 @@ def get_group(db: Database, name: str) -> dict[str, Any]:
 
 
 def find_group(db: Database, bot: str, chat: str) -> dict[str, Any] | None:
-    """The group an inbound message came from: the bot's group with that chat id. A single chat (chat "") is no
-    group, and a group configured without a chat id matches no message: a receiving robot can sit in many groups
-    and take private chats, and only the id tells this group's messages from theirs."""
+    """The group an inbound message came from: the group with that chat id, the receiving bot's own first, then
+    one pushed to by another bot (a DingTalk enterprise robot answers in groups that each push through their own
+    custom robot). A single chat (chat "") is no group, and a group configured without a chat id matches no
+    message: a receiving robot can sit in many groups and take private chats, and only the id tells them apart."""
     if not chat:
         return None
-    row = next(iter(db.query("SELECT * FROM groups WHERE bot = ? AND chat = ? ORDER BY name LIMIT 1", [bot, chat])),
-               None)
-    if row is not None:
-        return _row(row)
-    unbound = [name for (name,) in db.execute("SELECT name FROM groups WHERE bot = ? AND chat = '' ORDER BY name",
-                                              [bot])]
+    rows = [_row(r) for r in db.query("SELECT * FROM groups WHERE chat = ? ORDER BY bot != ?, name", [chat, bot])]
+    if rows and (rows[0]["bot"] == bot or len(rows) == 1):  # chat ids are the platform's own: cid…, wrk…, oc_…
+        return rows[0]
+    unbound = [name for (name,) in db.execute(  # the bot's own first: it is the likelier one
+        "SELECT name FROM groups WHERE chat = '' ORDER BY bot != ?, name LIMIT 5", [bot])]
     if unbound:  # the admin's way to learn the id: no platform shows it in its app
         log.info("机器人 %s 在群 %s 收到的消息不属于任何推送群；如果这就是“%s”，请在其 [[groups]] 中填写 chat = \"%s\"",
                  bot, chat, "”或“".join(unbound), chat)

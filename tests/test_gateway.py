@@ -454,6 +454,8 @@ async def test_subscribe_and_unsubscribe_commands(client: TestClient, gateway_se
     assert "没有“天气”这个通知类别" in await say("订阅 天气", 7)
     other = await (await client.post("/hooks/webhook/open", json=event("订阅 预警信息", "sub-8", chat="elsewhere"))).json()
     assert "尚未登记" in other["reply"]
+    signup = await (await client.post("/hooks/webhook/open", json=event("报名 王五 某某餐厅", "sub-10", chat="x"))).json()
+    assert signup["reply"].startswith("这里无法报名") and signup["request_id"] is None  # a name is no request
     private = await (await client.post("/hooks/webhook/open", json=event("退订 预警信息", "sub-9", chat=""))).json()
     assert "尚未登记" in private["reply"]  # a private chat is no group, whatever a group's chat id
     db = open_db(gateway_settings.db)

@@ -133,6 +133,9 @@ def test_find_group_matches_bot_and_chat_id_only(db: Database, caplog: pytest.Lo
     with caplog.at_level(logging.INFO, logger="scheduler.groups"):
         assert groups.find_group(db, "ding", "cid-another") is None
     assert '如果这就是“餐饮-东区”，请在其 [[groups]] 中填写 chat = "cid-another"' in caplog.text
+    # One receiving robot (an enterprise robot's single callback) answers in groups that push through robots
+    # of their own: the chat id finds the group whichever bot it pushes with.
+    assert groups.find_group(db, "another-receiver", "1002")["name"] == "学校食堂"
 
 
 def run_cli(settings: Settings, *argv: str) -> tuple[int, str]:

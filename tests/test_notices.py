@@ -218,6 +218,15 @@ def test_recall_template_lists_fields() -> None:
     assert message.text().endswith("正文\n\n请立即停止经营、下架并回复“已下架”。")
 
 
+def test_a_group_that_confirms_by_code_is_not_asked_to_reply_in_the_chat() -> None:
+    """Its replies cannot be read (a push-only robot, or no chat id): 已下架 and 报名 typed there would be lost."""
+    recall = templates.render({"kind": "问题产品下架通知", "title": "t", "body": "b", "fields": {}}, ack_code="7-ABCD")
+    assert "回复“已下架”" not in recall.body and "下架，并按下方方式确认" in recall.body and "确认 7-ABCD" in recall.body
+    training = templates.render({"kind": "培训通知", "title": "t", "body": "b",
+                                 "fields": {"start": "2026-12-01T09:00", "contact": "王科长 12345"}}, ack_code="8-WXYZ")
+    assert "报名 姓名 单位" not in training.body and "报名请按上方联系方式办理" in training.body
+
+
 def test_field_lines_are_bold_on_markdown_platforms_and_plain_on_the_others(db: Database) -> None:
     """The labels are the gateway's own markup: QQ and Feishu show no markdown, so they get none; the body, the
     staff's text, stays verbatim everywhere."""
