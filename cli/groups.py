@@ -38,9 +38,12 @@ def cmd_add(args: argparse.Namespace, ctx: CliContext) -> int:
     tags = [t for t in (args.tags or "").replace("，", ",").split(",") if t.strip()]
     with transaction(ctx.db()) as db:
         groups.sync_config_groups(db, ctx.settings.groups)
-        taken = db.execute("SELECT name FROM groups WHERE bot = ? ORDER BY name LIMIT 1", [args.bot]).fetchone()
+        chat = (args.chat or "").strip()
+        on_bot = db.execute("SELECT name FROM groups WHERE bot = ? ORDER BY name LIMIT 1", [args.bot]).fetchone()
+        at_chat = db.execute("SELECT name FROM groups WHERE chat = ? AND chat != '' LIMIT 1", [chat]).fetchone()
         if bot is not None:
-            key, problem = group_problem(args.bot, bot.platform, (args.chat or "").strip(), taken[0] if taken else "")
+            key, problem = group_problem(args.bot, bot.platform, chat, on_bot[0] if on_bot else "",
+                                         at_chat[0] if at_chat else "")
             if problem:
                 raise InvalidInput(f"--{key}: {problem}")
         group = groups.add_group(db, args.name, args.bot, args.chat or "", tags)

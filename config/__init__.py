@@ -287,16 +287,20 @@ def _check_references(bots: tuple[BotConfig, ...], groups: tuple[GroupConfig, ..
         platform_of[bot.name] = bot.platform
     names: set[str] = set()
     group_of: dict[str, str] = {}  # bot -> the first group naming it
+    group_at: dict[str, str] = {}  # chat id -> the first group with it
     for group in groups:
         if group.bot not in platform_of:
             raise ConfigError(f"{name}: [groups.{group.name}] bot: 没有名为 {group.bot!r} 的 [[bots]]")
         if group.name in names:
             raise ConfigError(f"{name}: [groups.{group.name}] name: 重复定义")
         names.add(group.name)
-        key, problem = group_problem(group.bot, platform_of[group.bot], group.chat, group_of.get(group.bot, ""))
+        key, problem = group_problem(group.bot, platform_of[group.bot], group.chat, group_of.get(group.bot, ""),
+                                     group_at.get(group.chat, ""))
         if problem:
             raise ConfigError(f"{name}: [groups.{group.name}] {key}: {problem}")
         group_of.setdefault(group.bot, group.name)
+        if group.chat:
+            group_at.setdefault(group.chat, group.name)
 
 
 def _kind(kind: type | tuple[type, ...]) -> str:

@@ -13,14 +13,17 @@ __all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig
 ONE_CHAT_PUSH = frozenset({"wecom", "dingtalk", "feishu"})
 
 
-def group_problem(bot: str, platform: str, chat: str, taken_by: str) -> tuple[str, str]:
-    """(key, reason) a group cannot be on this bot, or ("", ""): a second group on a one-chat push robot (the
-    first is `taken_by`), or a QQ group without its number, to which every push would fail."""
-    if platform in ONE_CHAT_PUSH and taken_by:
-        return "bot", (f"机器人 {bot} 的推送 webhook 只属于一个群，已由群 {taken_by!r} 使用；"
+def group_problem(bot: str, platform: str, chat: str, bot_taken_by: str, chat_taken_by: str) -> tuple[str, str]:
+    """(key, reason) a group cannot be added, or ("", ""): a second group on a one-chat push robot (the first is
+    `bot_taken_by`) or on a chat id already used (by `chat_taken_by`), either of which would get each notice
+    twice, or a QQ group without its number, to which every push would fail."""
+    if platform in ONE_CHAT_PUSH and bot_taken_by:
+        return "bot", (f"机器人 {bot} 的推送 webhook 只属于一个群，已由群 {bot_taken_by!r} 使用；"
                        "另一个群请在该群添加自己的推送机器人，并为它另配一个 [[bots]]")
     if platform == "onebot" and not (chat.isascii() and chat.isdigit()):
         return "chat", f"应为 QQ 群号（数字），现为 {chat!r}"
+    if chat and chat_taken_by:
+        return "chat", f"群 ID {chat!r} 已是群 {chat_taken_by!r} 的；同一个群登记两次会重复收到每条通知"
     return "", ""
 
 

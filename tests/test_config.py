@@ -63,6 +63,8 @@ def test_env_secret_is_resolved_and_not_in_repr(tmp_path: Path) -> None:
          'bot = "dt"\n', "[groups.b] bot: 机器人 dt 的推送 webhook 只属于一个群，已由群 'a' 使用"),
         ('[[bots]]\nname = "qq"\nplatform = "onebot"\n[[groups]]\nname = "a"\nbot = "qq"\nchat = "群1"\n',
          "[groups.a] chat: 应为 QQ 群号（数字），现为 '群1'"),
+        ('[[bots]]\nname = "qq"\nplatform = "onebot"\n[[groups]]\nname = "a"\nbot = "qq"\nchat = "1001"\n'
+         '[[groups]]\nname = "b"\nbot = "qq"\nchat = "1001"\n', "[groups.b] chat: 群 ID '1001' 已是群 'a' 的"),
         ("db = \"x\"\nport =\n", "TOML 格式错误（第 2 行第 7 列）：值无效（文字和时刻要加引号"),
         ("[web]\n[web]\n", "TOML 格式错误（第 2 行第 5 列）：('web',) 重复定义"),
         ('db = "C:\\data\\g.db"\n', "TOML 格式错误（第 1 行第 11 列）：双引号字符串里的反斜杠要写成 \\\\（Windows 路径"),

@@ -533,18 +533,25 @@ async def test_an_answer_from_a_repealed_item_says_so(aiohttp_client: Any, gatew
         assert reply["answered"] and ("（已废止）" in reply["reply"]) is marked, reply["reply"]
 
 
-async def test_a_group_whose_bot_cannot_push_is_named_at_start(tmp_path: Path,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+async def test_groups_notices_cannot_reach_as_meant_are_named_at_start(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
     """A Feishu app bot receives and answers, but pushes only through a custom-bot webhook: a group on it without
     one would have every notice die. The admin hears of it when the gateway starts, not from a dead delivery."""
     from config.settings import BotConfig, GroupConfig
     from web.runtime import Gateway
 
     app_bot = BotConfig("fs-app", "feishu", {"verification_token": "v", "app_id": "cli_a", "app_secret": "s"})
-    settings = Settings(db=str(tmp_path / "g.db"), bots=(app_bot,), groups=(GroupConfig("飞书-药店", "fs-app", "oc_1"),))
+    push = BotConfig("dt", "dingtalk", {"webhook": "https://oapi.dingtalk.com/robot/send?access_token=t"})
+    settings = Settings(db=str(tmp_path / "g.db"), bots=(app_bot, push), groups=(GroupConfig("飞书-药店", "fs-app", "oc_1"),))
+    db = open_db(settings.db)  # two groups on one DingTalk robot, added by staff before that was refused
+    for name in ("钉钉-东区", "钉钉-西区"):
+        db["groups"].insert({"name": name, "bot": "dt", "chat": "", "tags": "[]", "subscriptions": "[]",
+                             "source": "staff", "created_at": "2026-11-01T09:00:00+08:00"})
+    db.close()
     gateway = Gateway(settings)
     await gateway.start()
     try:
         assert "群 飞书-药店 的机器人 fs-app 不能推送（缺少推送所需的 webhook 或 api_base）" in caplog.text
+        assert "群 钉钉-西区：机器人 dt 的推送 webhook 只属于一个群，已由群 '钉钉-东区' 使用" in caplog.text
     finally:
         await gateway.stop()

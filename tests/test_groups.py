@@ -183,6 +183,8 @@ def test_a_one_chat_push_robot_takes_one_group(tmp_path: Path) -> None:
     assert run_cli(settings, "groups", "add", "QQ二群", "--bot", "qq", "--chat", "1002")[0] == 0  # group_id apart
     assert run_cli(settings, "groups", "add", "QQ三群", "--bot", "qq", "--chat", "abc") == (
         1, "--chat: 应为 QQ 群号（数字），现为 'abc'")  # every push to it would fail
+    assert run_cli(settings, "groups", "add", "QQ四群", "--bot", "qq", "--chat", "1002") == (
+        1, "--chat: 群 ID '1002' 已是群 'QQ二群' 的；同一个群登记两次会重复收到每条通知")
 
 
 def test_groups_cli_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
