@@ -131,13 +131,14 @@ def record(db: Database, delivery_id: int, status: str, now: datetime, error: st
     timed-out try says so: the platform may have taken both, and staff should know the group may have two."""
     stamp = clock.iso(now)
     if status == "sent":
-        before = db.execute("SELECT code FROM deliveries WHERE id = ?", [delivery_id]).fetchone()
-        if before is not None and before[0] == "timeout":
+        timed_out = db.execute("SELECT timed_out FROM deliveries WHERE id = ?", [delivery_id]).fetchone()
+        if timed_out is not None and timed_out[0]:
             error, code = TIMED_OUT_THEN_SENT, "timeout"
     db.execute("UPDATE deliveries SET status = ?, error = ?, code = ?, next_at = ?, lease_until = '',"
-               " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+               " updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
+               " timed_out = MAX(timed_out, ? = 'timeout') WHERE id = ?",
                [status, error[:500], code, clock.iso(now + timedelta(seconds=retry_in)), stamp, status, stamp,
-                delivery_id])
+                code, delivery_id])
     row = db.execute("SELECT notice_id, send_n, grp, part FROM deliveries WHERE id = ?", [delivery_id]).fetchone()
     if status == "dead":
         db.execute("UPDATE deliveries SET status = 'dead', error = '前一部分未能送达', updated_at = ?"

@@ -235,3 +235,11 @@ def m013_scrub_final_replies(db: Database) -> None:
     # A queued answer keeps the event (the sender's platform id, the reply handle) only until it is final: an
     # answer that failed, died or expired is never posted again, and the log holds only pseudonyms.
     db.execute("UPDATE replies SET event = '{}' WHERE status != 'queued'")
+
+
+@migrations()
+def m014_delivery_timed_out(db: Database) -> None:
+    # A post that timed out may have arrived all the same: once any try of a part has timed out, its later
+    # success is marked (the group may have two), whatever failures came in between.
+    db.execute("ALTER TABLE deliveries ADD COLUMN timed_out INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE deliveries SET timed_out = 1 WHERE code = 'timeout'")

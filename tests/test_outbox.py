@@ -476,3 +476,21 @@ def test_a_failed_post_is_described_in_chinese_with_the_platforms_words_kept() -
     locked = RateLimited("dingtalk 130101: send too fast", retry_after=600, code=130101)
     assert adapter.describe(locked).startswith("发送太快（每分钟最多 20 条），机器人被暂停 10 分钟（dingtalk 130101")
     assert adapter.describe(PermanentError("something new", code="x1")) == "something new"  # unknown: as it came
+
+
+def test_a_part_that_once_timed_out_is_marked_when_it_goes_through_whatever_came_between(tmp_path: Path) -> None:
+    """A timed-out post may have arrived: a 500 on the next try does not make the group's second copy less likely."""
+    db = open_db(tmp_path / "g.db")
+    now = clock.now()
+    db["deliveries"].insert({"notice_id": 1, "send_n": 1, "grp": "QQ群", "part": 1, "bot": "qq", "chat": "1001",
+                             "platform": "onebot", "body": "{}", "status": "sending", "attempts": 1,
+                             "next_at": clock.iso(now), "updated_at": clock.iso(now)})
+    delivery = db.execute("SELECT id FROM deliveries").fetchone()[0]
+    with transaction(db):
+        outbox.record(db, delivery, "failed", now, "平台在时限内没有答复", "timeout", 1.0)
+    with transaction(db):
+        outbox.record(db, delivery, "failed", now, "平台服务器出错（HTTP 500）", "500", 1.0)
+    with transaction(db):
+        outbox.record(db, delivery, "sent", now)
+    assert db.execute("SELECT status, error FROM deliveries").fetchone() == ("sent", outbox.TIMED_OUT_THEN_SENT)
+    db.close()
