@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +20,7 @@ import clock
 from errors import ConfigError, InvalidInput, NotFound
 from platforms import REGISTRY, Message, Platform, platform_class
 from scheduler import groups, scan, templates
-from store import bump, dumps, loads
+from store import bump, dumps, get_meta, loads, set_meta
 
 __all__ = [
     "EDITABLE",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 EDITABLE = ("draft", "submitted", "approved", "scheduled", "rejected")
+ACK_KEYED_FROM = "ack_code_keyed_from"  # meta: the first notice whose codes are keyed (m015)
 STATUS_TEXT = {"draft": "草稿", "submitted": "待审核", "approved": "已审核", "scheduled": "已排期", "sending": "发送中",
                "done": "已发送", "partly_failed": "部分失败", "rejected": "已退回", "cancelled": "已撤销",
                "missed": "已错过"}
@@ -262,12 +264,24 @@ def message_for(notice: Mapping[str, Any], send_kind: str = "notice", ack_code: 
     return templates.render(notice, reminder, ack_code, at_bot)
 
 
-def ack_code(notice_id: int, group: str) -> str:
-    """The confirmation code of one (notice, group): `12-7KQ2`, derived, so nothing is stored to check it."""
-    digest = hashlib.blake2b(f"{notice_id}:{group}".encode(), digest_size=8).digest()
+def ack_code(db: Database, notice_id: int, group: str) -> str:
+    """The confirmation code of one (notice, group): `12-7KQ2`, derived with this installation's own key, so
+    nothing is stored to check it, and nobody can work one out from the notice number and the group's name.
+    Notices made before the key existed (m015) keep the codes they were sent with."""
+    keyed = notice_id >= int(get_meta(db, ACK_KEYED_FROM) or 1)
+    digest = hashlib.blake2b(f"{notice_id}:{group}".encode(), key=_ack_key(db) if keyed else b"",
+                             digest_size=8).digest()
     alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
     value = int.from_bytes(digest, "big")
     return f"{notice_id}-" + "".join(alphabet[(value >> (5 * i)) % len(alphabet)] for i in range(4))
+
+
+def _ack_key(db: Database) -> bytes:
+    key = get_meta(db, "ack_code_key")
+    if key is None:
+        key = secrets.token_hex(32)
+        set_meta(db, "ack_code_key", key)
+    return bytes.fromhex(key)
 
 
 def acknowledge_code(db: Database, code: str, sender: str = "") -> tuple[dict[str, Any], str] | None:
@@ -277,7 +291,7 @@ def acknowledge_code(db: Database, code: str, sender: str = "") -> tuple[dict[st
         return None
     rows = db.execute("SELECT DISTINCT grp FROM deliveries WHERE notice_id = ? AND status = 'sent'",
                       [int(number)]).fetchall()
-    group = next((g for (g,) in rows if ack_code(int(number), g) == code.strip().upper()), None)
+    group = next((g for (g,) in rows if ack_code(db, int(number), g) == code.strip().upper()), None)
     if group is None:
         return None
     return record_ack(db, int(number), group, "确认码", sender), group

@@ -46,7 +46,7 @@ def _targets(db: Database, notice: dict[str, Any], kind: str) -> list[dict[str, 
     return [g for g in groups.list_groups(db) if g["name"] in names]
 
 
-def _rows(notice: dict[str, Any], n: int, kind: str, group: dict[str, Any], adapter: Platform | None,
+def _rows(db: Database, notice: dict[str, Any], n: int, kind: str, group: dict[str, Any], adapter: Platform | None,
           now: str) -> list[dict[str, Any]]:
     base = {"notice_id": notice["id"], "send_n": n, "grp": group["name"], "bot": group["bot"],
             "chat": group["chat"], "next_at": now, "updated_at": now, "attempts": 0}
@@ -54,7 +54,7 @@ def _rows(notice: dict[str, Any], n: int, kind: str, group: dict[str, Any], adap
         return [{**base, "part": 1, "platform": "", "body": "{}", "status": "dead",
                  "error": f"机器人 {group['bot']} 未配置或不能推送", "code": "no_bot"}]
     # 收到 in the chat is read only where the bot receives and the group's chat id tells its messages apart.
-    code = "" if adapter.can_receive and group["chat"] else notices.ack_code(notice["id"], group["name"])
+    code = "" if adapter.can_receive and group["chat"] else notices.ack_code(db, notice["id"], group["name"])
     parts = adapter.render(notices.message_for(notice, kind, code, at_bot=adapter.mention_to_reply))
     return [{**base, "part": i, "platform": adapter.name, "body": dumps(body), "status": "queued"}
             for i, body in enumerate(parts, 1)]
@@ -74,7 +74,7 @@ def release(db: Database, notice_id: int, n: int, adapters: Mapping[str, Platfor
     db.execute("UPDATE sends SET status = 'fired', fired_at = ?, late = ? WHERE notice_id = ? AND n = ?",
                [clock.iso(now), late, notice_id, n])
     stamp = clock.iso(now)
-    rows = [r for g in _targets(db, notice, row[0]) for r in _rows(notice, n, row[0], g, adapters.get(g["bot"]), stamp)]
+    rows = [r for g in _targets(db, notice, row[0]) for r in _rows(db, notice, n, row[0], g, adapters.get(g["bot"]), stamp)]
     before = db.execute("SELECT COUNT(*) FROM deliveries WHERE notice_id = ?", [notice_id]).fetchone()[0]
     db["deliveries"].insert_all(rows, ignore=True)
     added = db.execute("SELECT COUNT(*) FROM deliveries WHERE notice_id = ?", [notice_id]).fetchone()[0] - before

@@ -243,3 +243,10 @@ def m014_delivery_timed_out(db: Database) -> None:
     # success is marked (the group may have two), whatever failures came in between.
     db.execute("ALTER TABLE deliveries ADD COLUMN timed_out INTEGER NOT NULL DEFAULT 0")
     db.execute("UPDATE deliveries SET timed_out = 1 WHERE code = 'timeout'")
+
+
+@migrations()
+def m015_keyed_ack_codes(db: Database) -> None:
+    # Confirmation codes were a plain hash of notice number and group name, which anyone can compute. From the
+    # next notice on they are keyed with a secret of this installation; codes already sent keep working.
+    db.execute("INSERT INTO meta(key, value) SELECT 'ack_code_keyed_from', COALESCE(MAX(id), 0) + 1 FROM notices")

@@ -393,7 +393,7 @@ async def test_push_only_groups_confirm_with_a_code_from_any_channel_or_staff(ri
     await rig.start()
     recall = rig.db(lambda db: publish(db, to="群1,群5", kind="问题产品下架通知"))
     await rig.until(all_sent(recall))
-    code = {g: notices.ack_code(recall, g) for g in ("群1", "群5")}
+    code = {g: rig.db(notices.ack_code, recall, g) for g in ("群1", "群5")}
     texts = {p["chat"]: p["text"] for p in server.posts}
     assert f"确认 {code['群1']}" in texts["c1"] and code["群5"] in texts["c5"] and code["群1"] not in texts["c5"]
     wrong = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound(f"确认 {recall}-ZZZZ", "elsewhere")))
@@ -454,16 +454,18 @@ async def test_sigkill_mid_post_is_uncertain_not_resent(rig: Rig, fake: Any) -> 
 
 
 @pytest.mark.parametrize("chat", ["", "cidGroupOne"])
-def test_a_receiving_bot_reads_收到_only_where_the_groups_chat_id_tells_it_apart(chat: str) -> None:
+def test_a_receiving_bot_reads_收到_only_where_the_groups_chat_id_tells_it_apart(chat: str, tmp_path: Path) -> None:
     """DingTalk's enterprise robot can sit in many groups and take private chats: a group configured without
     its conversationId cannot be told apart, so its notices carry a confirmation code instead of 收到请回复."""
     adapter = platforms.create("ding", "dingtalk", {"app_secret": "s", "webhook": DING_HOOK}, "test")
     assert adapter.can_receive and adapter.can_push
     notice = {"id": 7, "kind": "通知公告", "title": "节前检查", "body": "请做好自查。", "fields": {}}
     group = {"name": "餐饮-东区", "bot": "ding", "chat": chat}
-    [row] = outbox._rows(notice, 1, "notice", group, adapter, "2026-11-27T09:00:00+08:00")
+    db = open_db(tmp_path / "g.db")
+    [row] = outbox._rows(db, notice, 1, "notice", group, adapter, "2026-11-27T09:00:00+08:00")
     text = json.loads(row["body"])["markdown"]["text"]
-    code = notices.ack_code(7, "餐饮-东区")
+    code = notices.ack_code(db, 7, "餐饮-东区")
+    db.close()
     assert (f"确认 {code}" in text) is (chat == "")
     assert ("回复“收到”" in text) is (chat != "")
 
@@ -494,3 +496,22 @@ def test_a_part_that_once_timed_out_is_marked_when_it_goes_through_whatever_came
         outbox.record(db, delivery, "sent", now)
     assert db.execute("SELECT status, error FROM deliveries").fetchone() == ("sent", outbox.TIMED_OUT_THEN_SENT)
     db.close()
+
+
+def test_confirmation_codes_are_keyed_per_installation_and_old_ones_keep_working(tmp_path: Path) -> None:
+    """A code anyone could compute from the notice number and a group's name would let one shop confirm a recall
+    for another: codes are keyed with a secret of the installation. Notices sent before keep their codes."""
+    import hashlib
+
+    one, two = open_db(tmp_path / "one.db"), open_db(tmp_path / "two.db")
+    try:
+        assert notices.ack_code(one, 3, "餐饮-东区") != notices.ack_code(two, 3, "餐饮-东区")
+        assert notices.ack_code(one, 3, "餐饮-东区") == notices.ack_code(one, 3, "餐饮-东区")  # derived, stable
+        set_meta(one, notices.ACK_KEYED_FROM, "5")  # as m015 records on a database that had notices 1-4
+        digest = hashlib.blake2b("3:餐饮-东区".encode(), digest_size=8).digest()
+        value, alphabet = int.from_bytes(digest, "big"), "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+        unkeyed = "3-" + "".join(alphabet[(value >> (5 * i)) % len(alphabet)] for i in range(4))
+        assert notices.ack_code(one, 3, "餐饮-东区") == unkeyed  # the code printed in an old notice
+    finally:
+        one.close()
+        two.close()

@@ -13,7 +13,7 @@ import pytest
 from sqlite_utils import Database
 
 from errors import ConfigError
-from store import Store, bump, open_db, revisions, transaction
+from store import Store, bump, get_meta, open_db, revisions, transaction
 from store.migrations import migrations
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,6 +234,28 @@ def test_m013_drops_the_event_of_answers_that_will_never_be_posted(tmp_path: Pat
     assert [(r["event_id"], r["event"]) for r in db.query("SELECT * FROM replies ORDER BY event_id")] == [
         ("e1", event), ("e2", "{}"), ("e3", "{}"), ("e4", "{}")]
     db.close()
+
+
+def test_m015_keeps_the_codes_of_notices_sent_before_it(tmp_path: Path) -> None:
+    """Codes printed in notices already sent stay valid; keyed codes start with the next notice."""
+    import sqlite3
+
+    from scheduler import notices
+    from store.migrations import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(str(path), isolation_level=None))
+    migrations.apply(db, stop_before="m015_keyed_ack_codes")
+    for _ in range(4):
+        db.execute("INSERT INTO notices (kind, title, body, audience, status, author, created_at, updated_at)"
+                   " VALUES ('通知公告', 't', 'b', '*', 'done', 'a', '2026-11-01', '2026-11-01')")
+    db.close()
+    db = open_db(path)
+    assert get_meta(db, notices.ACK_KEYED_FROM) == "5"
+    db.close()
+    fresh = open_db(tmp_path / "new.db")
+    assert get_meta(fresh, notices.ACK_KEYED_FROM) == "1"  # a new installation keys every code
+    fresh.close()
 
 
 def test_m008_dates_answers_given_before_it_by_their_last_change(tmp_path: Path) -> None:
