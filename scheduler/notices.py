@@ -96,7 +96,15 @@ def list_notices(db: Database, reminders: bool = False) -> list[dict[str, Any]]:
     rows = db.query("SELECT id, kind, title, audience, status, author, approver, created_at, updated_at"
                     " FROM notices" + ("" if reminders else " WHERE kind != ?") + " ORDER BY id DESC",
                     [] if reminders else [templates.REMINDER_KIND])
-    return [{**r, "status_text": STATUS_TEXT.get(r["status"], r["status"])} for r in rows]
+    return [{**r, "status_text": _status_text(db, r)} for r in rows]
+
+
+def _status_text(db: Database, notice: Mapping[str, Any]) -> str:
+    """部分失败, unless no group got it at all."""
+    if notice["status"] == "partly_failed" and not db.execute(
+            "SELECT 1 FROM deliveries WHERE notice_id = ? AND status = 'sent' LIMIT 1", [notice["id"]]).fetchone():
+        return "全部未送达"
+    return STATUS_TEXT.get(notice["status"], notice["status"])
 
 
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")  # zero-width characters: 张三\u200b is still 张三
@@ -397,11 +405,8 @@ def show(db: Database, notice_id: int | str) -> dict[str, Any]:
     sends = [{**r, "late": bool(r["late"]), "late_text": "补发" if r["late"] else ""} for r in db.query(
         "SELECT n, kind, due_at, status, late, fired_at FROM sends WHERE notice_id = ? ORDER BY n", [notice["id"]])]
     registered = db.execute("SELECT COUNT(*) FROM registrations WHERE notice_id = ?", [notice["id"]]).fetchone()[0]
-    deliveries = outbox.summary(db, notice["id"])
-    if notice["status"] == "partly_failed" and not any(d["status"] == "sent" for d in deliveries):
-        notice["status_text"] = "全部未送达"  # not "部分": no group got it
-    return {**notice, "sends": sends, "deliveries": deliveries, "registrations": registered,
-            "audit": audit_log(db, notice["id"])}
+    return {**notice, "status_text": _status_text(db, notice), "sends": sends,
+            "deliveries": outbox.summary(db, notice["id"]), "registrations": registered, "audit": audit_log(db, notice["id"])}
 
 
 def latest_sent(db: Database, group: str, kind: str | None = None) -> dict[str, Any] | None:

@@ -226,6 +226,8 @@ async def test_split_message_rows_are_unique_and_report_least_advanced(rig: Rig,
     assert len(server.posts) == 1  # part 2 never goes out when part 1 is dead
     shown = rig.db(notices.show, notice_id)
     assert (shown["status"], shown["status_text"]) == ("partly_failed", "全部未送达")  # its one group got nothing
+    listed = next(n for n in rig.db(notices.list_notices) if n["id"] == notice_id)
+    assert listed["status_text"] == "全部未送达"
     assert await scheduler.fire(notice_id, 1) == 0  # a re-run adds nothing
 
 
