@@ -205,7 +205,8 @@ class DingTalkPlatform(Platform):
                     and _DINGTALK_HOST.fullmatch(host) is not None)
         ours = self.api_origin is not None and parsed.is_absolute() and parsed.origin() == self.api_origin
         if not (dingtalk or ours):
-            raise BadPayload(f"field 'sessionWebhook': host {host or '(none)'!r} is not DingTalk's")
+            raise BadPayload(f"field 'sessionWebhook': {parsed.scheme}://{host or '(none)'}:{port} is not DingTalk's "
+                             "(https on port 443 of *.dingtalk.com) nor the bot's api_base")
 
     async def _post(self, http: Any, url: str, body: dict[str, Any], what: str) -> None:
         """POST and raise by HTTP status and errcode; the URL is already encoded once (the sign in it)."""
