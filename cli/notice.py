@@ -46,8 +46,12 @@ def _body(args: argparse.Namespace) -> str | None:
             return sys.stdin.read()
         try:
             return Path(args.body_file).read_text(encoding="utf-8-sig")  # -sig: Notepad saves a BOM
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"{args.body_file}: 无法读取正文：{exc}") from None
+        except FileNotFoundError:
+            raise InvalidInput(f"{args.body_file}: 文件不存在") from None
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{args.body_file}: 不是 UTF-8 文本（请另存为 UTF-8）") from None
+        except OSError as exc:
+            raise InvalidInput(f"{args.body_file}: 无法读取正文（{exc.strerror}）") from None
     return getattr(args, "body", None)
 
 

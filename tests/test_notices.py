@@ -256,6 +256,12 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     created = json.loads(capsys.readouterr().out)
     assert code == 0 and isinstance(created["id"], int) and created["body"] == BODY
     n = str(created["id"])
+    missing = str(tmp_path / "nope.txt")
+    assert run_cli(settings, "notice", "create", "--kind", "通知公告", "--title", "t", "--body-file", missing,
+                   "--to", "*", "--by", "alice") == (1, f"{missing}: 文件不存在")
+    (tmp_path / "gbk.txt").write_bytes("各单位：".encode("gbk"))
+    assert run_cli(settings, "notice", "create", "--kind", "通知公告", "--title", "t", "--body-file",
+                   str(tmp_path / "gbk.txt"), "--to", "*", "--by", "alice")[1].endswith("不是 UTF-8 文本（请另存为 UTF-8）")
     assert run_cli(settings, "notice", "create", "--kind", "培训通知", "--title", "t", "--body", "b", "--to", "*",
                    "--field", "when=1", "--by", "a")[1].startswith("培训通知 没有字段 'when'")
     assert run_cli(settings, "notice", "submit", n, "--by", "alice")[0] == 0
