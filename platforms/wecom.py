@@ -86,8 +86,10 @@ class WeComPlatform(Platform):
         if self.can_receive:
             try:
                 self.crypto = WeComCrypto(str(self.opt("token")), str(self.opt("aes_key")), receiveid="")
-            except CryptoError as exc:
-                raise ConfigError(f"{where} aes_key: 应为企业微信的 43 位 EncodingAESKey（{exc}）") from None
+            except CryptoError:
+                key = str(self.opt("aes_key"))
+                detail = f"现为 {len(key)} 位" if len(key) != 43 else "不是有效的 base64"
+                raise ConfigError(f"{where} aes_key: 应为企业微信后台生成的 43 位 EncodingAESKey（{detail}）") from None
 
     # --- inbound -----------------------------------------------------------------
     def handshake(self, req: RawRequest) -> Ack | None:

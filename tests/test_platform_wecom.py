@@ -317,7 +317,9 @@ def test_ack_is_empty() -> None:
 
 # --- configuration --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("options", "fragment"), [
-    ({"token": "t", "aes_key": "short"}, "aes_key"),
+    ({"token": "t", "aes_key": "short"}, r"aes_key: 应为企业微信后台生成的 43 位 EncodingAESKey（现为 5 位）$"),
+    ({"token": "t", "aes_key": "!" * 43}, r"aes_key: 应为企业微信后台生成的 43 位 EncodingAESKey（不是有效的 base64）$"),
+    ({"webhook": "https://x?key=k", "api_base": "https://proxy"}, "api_base: 平台 wecom 没有这个键"),
     ({"token": "t"}, "aes_key: wecom 机器人要接收消息，必须设置"),
     ({"webhook": "https://x?key=k", "keyword": "a"}, "keyword: 平台 wecom 没有这个键"),
     ({"webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"}, "key="),
