@@ -406,7 +406,8 @@ def show(db: Database, notice_id: int | str) -> dict[str, Any]:
         "SELECT n, kind, due_at, status, late, fired_at FROM sends WHERE notice_id = ? ORDER BY n", [notice["id"]])]
     registered = db.execute("SELECT COUNT(*) FROM registrations WHERE notice_id = ?", [notice["id"]]).fetchone()[0]
     return {**notice, "status_text": _status_text(db, notice), "sends": sends,
-            "deliveries": outbox.summary(db, notice["id"]), "registrations": registered, "audit": audit_log(db, notice["id"])}
+            "deliveries": outbox.summary(db, notice["id"]), "registrations": registered,
+            "audit": audit_log(db, notice["id"])}
 
 
 def latest_sent(db: Database, group: str, kind: str | None = None) -> dict[str, Any] | None:

@@ -74,7 +74,8 @@ def release(db: Database, notice_id: int, n: int, adapters: Mapping[str, Platfor
     db.execute("UPDATE sends SET status = 'fired', fired_at = ?, late = ? WHERE notice_id = ? AND n = ?",
                [clock.iso(now), late, notice_id, n])
     stamp = clock.iso(now)
-    rows = [r for g in _targets(db, notice, row[0]) for r in _rows(db, notice, n, row[0], g, adapters.get(g["bot"]), stamp)]
+    rows = [r for g in _targets(db, notice, row[0])
+            for r in _rows(db, notice, n, row[0], g, adapters.get(g["bot"]), stamp)]
     before = db.execute("SELECT COUNT(*) FROM deliveries WHERE notice_id = ?", [notice_id]).fetchone()[0]
     db["deliveries"].insert_all(rows, ignore=True)
     added = db.execute("SELECT COUNT(*) FROM deliveries WHERE notice_id = ?", [notice_id]).fetchone()[0] - before

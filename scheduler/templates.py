@@ -100,7 +100,8 @@ def render(notice: Mapping[str, Any], reminder: str = "", ack_code: str = "", at
     if kind == "问题产品下架通知":  # with a code, the group's replies cannot be read: confirm with the code
         tail.append("请立即停止经营、下架，并按下方方式确认。" if ack_code else f"请立即停止经营、下架并{reply}“已下架”。")
     if kind == "培训通知":
-        tail.append("报名请按上方联系方式办理。" if ack_code else f"报名请{reply}“报名 姓名 单位”。")
+        by_contact = "报名请按上方联系方式办理。" if fields.get("contact") else "报名请联系发布本通知的单位。"
+        tail.append(by_contact if ack_code else f"报名请{reply}“报名 姓名 单位”。")
     if ack_code:
         tail.append(_ACK_CODE_LINE.format(code=ack_code))
     elif kind not in ACK_WORDS:  # a recall already asks for 已下架: one reply asked for, not two

@@ -225,6 +225,9 @@ def test_a_group_that_confirms_by_code_is_not_asked_to_reply_in_the_chat() -> No
     training = templates.render({"kind": "培训通知", "title": "t", "body": "b",
                                  "fields": {"start": "2026-12-01T09:00", "contact": "王科长 12345"}}, ack_code="8-WXYZ")
     assert "报名 姓名 单位" not in training.body and "报名请按上方联系方式办理" in training.body
+    no_contact = templates.render({"kind": "培训通知", "title": "t", "body": "b", "fields": {"start": "2026-12-01T09:00"}},
+                                  ack_code="9-WXYZ")
+    assert "报名请联系发布本通知的单位" in no_contact.body
 
 
 def test_field_lines_are_bold_on_markdown_platforms_and_plain_on_the_others(db: Database) -> None:
