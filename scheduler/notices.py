@@ -393,8 +393,13 @@ def dry_run(db: Database, notice_id: int | str, bot_platforms: Mapping[str, str]
         by_platform.setdefault(bot_platforms.get(group["bot"], "?"), []).append(group["name"])
     previews = {p: preview(db, notice["id"], p)["text"] for p in by_platform if p != "?"}
     summary = f"{len(targets)} 个群，{len(by_platform)} 个平台"
+    # The previews ask for 收到 in the chat; a group without its chat id cannot be told apart when it answers.
+    coded = [g["name"] for g in targets if not g["chat"]]
+    if coded:
+        summary += f"；其中 {len(coded)} 个群未登记群 ID，通知将改附确认码：{'、'.join(coded[:10])}" + \
+            ("等" if len(coded) > 10 else "")
     return {"id": notice["id"], "summary": summary, "groups": len(targets), "platforms": len(by_platform),
-            "by_platform": by_platform, "previews": previews}
+            "by_platform": by_platform, "previews": previews, "coded": coded}
 
 
 def show(db: Database, notice_id: int | str) -> dict[str, Any]:

@@ -245,7 +245,8 @@ def test_field_lines_are_bold_on_markdown_platforms_and_plain_on_the_others(db: 
 def test_dry_run_counts_groups_and_platforms(db: Database) -> None:
     notice_id = draft(db)
     data = notices.dry_run(db, notice_id, {"ding": "dingtalk", "feishu": "feishu", "onebot": "onebot"})
-    assert data["summary"] == "3 个群，3 个平台"
+    assert data["summary"] == "3 个群，3 个平台；其中 1 个群未登记群 ID，通知将改附确认码：餐饮-东区"
+    assert data["coded"] == ["餐饮-东区"]  # its chat is blank: its notice carries a code, not 收到请回复
     assert sorted(data["by_platform"]["onebot"]) == ["学校食堂"]
 
 
