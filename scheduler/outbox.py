@@ -206,8 +206,10 @@ def summary(db: Database, notice_id: int) -> list[dict[str, Any]]:
         return []
     acks = {r[0]: r[1] for r in db.execute("SELECT grp, at FROM notice_acks WHERE notice_id = ?", [notice_id])}
     out: dict[str, dict[str, Any]] = {}
-    for r in db.query("SELECT grp, platform, status, attempts, error, code, sent_at FROM deliveries"
+    bots: dict[str, str] = {}
+    for r in db.query("SELECT grp, bot, platform, status, attempts, error, code, sent_at FROM deliveries"
                       " WHERE notice_id = ? AND send_n = ? ORDER BY grp, part", [notice_id, latest]):
+        bots[r["grp"]] = r["bot"]
         entry = out.setdefault(r["grp"], {"group": r["grp"], "platform": r["platform"], "status": r["status"],
                                           "attempts": 0, "acknowledged": r["grp"] in acks,
                                           "acknowledged_at": acks.get(r["grp"], ""), "error": "", "code": "",
@@ -218,6 +220,11 @@ def summary(db: Database, notice_id: int) -> list[dict[str, Any]]:
             entry["status"] = r["status"]
         if r["error"]:
             entry["error"], entry["code"] = r["error"], r["code"]
+    now = clock.iso(clock.now())
+    for entry in out.values():  # a group waiting behind its robot's lockout (DingTalk 130101: 10 min) says so
+        until = get_meta(db, _PAUSE_KEY + bots[entry["group"]]) if entry["status"] in ("queued", "failed") else None
+        if until and until > now and not entry["error"]:
+            entry["error"] = f"机器人被平台限流，{until[11:16]} 后再发"
     return list(out.values())
 
 
@@ -268,8 +275,12 @@ class Outbox:
         limiter, event = self.limiters[bot], self._events[bot]
         while not self._stopping:
             wait = limiter.wait_time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if wait > 0:  # woken early by stop(): a ten-minute lockout must not hold up a restart
+                event.clear()
+                try:
+                    await asyncio.wait_for(event.wait(), wait)
+                except TimeoutError:
+                    pass
                 continue
             event.clear()
             try:

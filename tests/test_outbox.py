@@ -517,3 +517,18 @@ def test_confirmation_codes_are_keyed_per_installation_and_old_ones_keep_working
     finally:
         one.close()
         two.close()
+
+
+async def test_a_group_waiting_behind_its_robots_lockout_says_until_when(rig: Rig, fake: Any) -> None:
+    """And the lockout, ten minutes on DingTalk, does not hold up the gateway's stop."""
+    server, _ = fake
+    notice_id = rig.db(lambda db: publish(db, to="群1,群5"))
+    rig.db(set_meta, "outbox_pause:bot-a", clock.iso(clock.now() + timedelta(minutes=10)))  # as after a 130101
+    await rig.start()
+    await rig.until(lambda db: [p for p in server.posts if p["chat"] == "c5"])  # bot-b is not held up
+    waiting = {d["group"]: d for d in rig.db(notices.show, notice_id)["deliveries"]}
+    assert waiting["群1"]["status"] == "queued" and waiting["群1"]["error"].startswith("机器人被平台限流，")
+    assert waiting["群1"]["error"].endswith("后再发") and waiting["群5"]["status"] == "sent"
+    started = time.perf_counter()
+    await rig.stop()
+    assert time.perf_counter() - started < 5.0  # not the outbox's 10 s give-up
