@@ -96,6 +96,8 @@ def _latest_is_recall(db: Database, group: str) -> bool:
 
 
 def _ack(db: Database, group: str, text: str, who: str) -> Reply | None:
+    if text == "已下架" and not _latest_is_recall(db, group):  # 已下架 answers a recall; to anything else it is 收到
+        text = "收到"
     notice = notices.acknowledge(db, group, text, who)
     if notice is None:
         return None if text == "1" else Reply(NOTHING_TO_ACKNOWLEDGE, kind="command")

@@ -326,6 +326,8 @@ async def test_acknowledgement_registration_and_reminders(rig: Rig, fake: Any) -
     assert "报名成功" in reply.text
     not_a_recall = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("没有", "c0")))
     assert "随时提问" in not_a_recall.text  # 没有 answers a recall only; the latest notice is the training
+    taken_down = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("已下架", "c0")))
+    assert "（收到）" in taken_down.text  # nothing to take down in a training notice: recorded as 收到
     usage = rig.db(lambda db: notice_commands.handle(db, ctx(), inbound("报名", "c0")))
     assert "报名格式" in usage.text
     for text in ("报名：王五，川味小馆", "报名 赵六、老張家常菜"):  # the punctuation people type
