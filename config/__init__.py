@@ -20,7 +20,7 @@ from config.settings import (
     SchedulerConfig,
     Settings,
     WebConfig,
-    group_problem,
+    group_problems,
 )
 from errors import ConfigError, InvalidInput
 
@@ -286,21 +286,15 @@ def _check_references(bots: tuple[BotConfig, ...], groups: tuple[GroupConfig, ..
             raise ConfigError(f"{name}: [bots.{bot.name}] name: 重复定义")
         platform_of[bot.name] = bot.platform
     names: set[str] = set()
-    group_of: dict[str, str] = {}  # bot -> the first group naming it
-    group_at: dict[str, str] = {}  # chat id -> the first group with it
     for group in groups:
         if group.bot not in platform_of:
             raise ConfigError(f"{name}: [groups.{group.name}] bot: 没有名为 {group.bot!r} 的 [[bots]]")
         if group.name in names:
             raise ConfigError(f"{name}: [groups.{group.name}] name: 重复定义")
         names.add(group.name)
-        key, problem = group_problem(group.bot, platform_of[group.bot], group.chat, group_of.get(group.bot, ""),
-                                     group_at.get(group.chat, ""))
-        if problem:
-            raise ConfigError(f"{name}: [groups.{group.name}] {key}: {problem}")
-        group_of.setdefault(group.bot, group.name)
-        if group.chat:
-            group_at.setdefault(group.chat, group.name)
+    first = next(group_problems((g.name, g.bot, platform_of[g.bot], g.chat) for g in groups), None)
+    if first is not None:
+        raise ConfigError(f"{name}: [groups.{first[0]}] {first[1]}: {first[2]}")
 
 
 def _kind(kind: type | tuple[type, ...]) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Settings", "BotConfig", "GroupConfig", "SchedulerConfig", "WebConfig", "CatalogConfig", "RemindersConfig",
-           "ReportConfig", "MAX_AHEAD", "ONE_CHAT_PUSH", "group_problem"]
+           "ReportConfig", "MAX_AHEAD", "ONE_CHAT_PUSH", "group_problem",
+           "group_problems"]
 
 # Their push robot is a webhook that belongs to one chat (DESIGN.md): a second group on it would get nothing of
 # its own, and the one chat would get each notice twice.
@@ -25,6 +27,20 @@ def group_problem(bot: str, platform: str, chat: str, bot_taken_by: str, chat_ta
     if chat and chat_taken_by:
         return "chat", f"群 ID {chat!r} 已是群 {chat_taken_by!r} 的；同一个群登记两次会重复收到每条通知"
     return "", ""
+
+
+def group_problems(groups: Iterable[tuple[str, str, str, str]]) -> Iterator[tuple[str, str, str]]:
+    """(group, key, reason) for each of `groups` — (name, bot, platform, chat), in order — that `group_problem`
+    refuses after the ones before it."""
+    on_bot: dict[str, str] = {}
+    at_chat: dict[str, str] = {}
+    for name, bot, platform, chat in groups:
+        key, problem = group_problem(bot, platform, chat, on_bot.get(bot, ""), at_chat.get(chat, ""))
+        if problem:
+            yield name, key, problem
+        on_bot.setdefault(bot, name)
+        if chat:
+            at_chat.setdefault(chat, name)
 
 
 @dataclass(frozen=True, slots=True)

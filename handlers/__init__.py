@@ -8,7 +8,6 @@ Reply wins and the message gets its row in the enquiry log, which also answers a
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from config.settings import RemindersConfig
 from knowledge import Answer, Knowledge
 from knowledge.lexicon import READ_LIMIT
 from platforms import Inbound
-from store import dumps, get_meta, insert_row, loads, set_meta
+from store import dumps, insert_row, loads, meta_secret
 
 __all__ = ["Context", "Reply", "Handler", "handle_inbound", "log_enquiry", "pseudonym", "installation_salt"]
 
@@ -101,11 +100,7 @@ def pseudonym(salt: bytes, platform: str, sender: str) -> str:
 
 def installation_salt(db: Database) -> bytes:
     """The pseudonym key, made once per database and never shown."""
-    salt = get_meta(db, "pseudonym_salt")
-    if salt is None:
-        salt = secrets.token_hex(32)
-        set_meta(db, "pseudonym_salt", salt)
-    return bytes.fromhex(salt)
+    return meta_secret(db, "pseudonym_salt")
 
 
 _HANDLERS: list[Handler] = []

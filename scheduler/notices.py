@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-import secrets
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +19,7 @@ import clock
 from errors import ConfigError, InvalidInput, NotFound
 from platforms import REGISTRY, Message, Platform, platform_class
 from scheduler import groups, scan, templates
-from store import bump, dumps, get_meta, loads, set_meta
+from store import bump, dumps, get_meta, loads, meta_secret
 
 __all__ = [
     "EDITABLE",
@@ -274,22 +273,20 @@ def message_for(notice: Mapping[str, Any], send_kind: str = "notice", ack_code: 
 
 def ack_code(db: Database, notice_id: int, group: str) -> str:
     """The confirmation code of one (notice, group): `12-7KQ2`, derived with this installation's own key, so
-    nothing is stored to check it, and nobody can work one out from the notice number and the group's name.
-    Notices made before the key existed (m015) keep the codes they were sent with."""
-    keyed = notice_id >= int(get_meta(db, ACK_KEYED_FROM) or 1)
-    digest = hashlib.blake2b(f"{notice_id}:{group}".encode(), key=_ack_key(db) if keyed else b"",
-                             digest_size=8).digest()
+    nothing is stored to check it, and nobody can work one out from the notice number and the group's name."""
+    return _code(notice_id, group, _code_key(db, notice_id))
+
+
+def _code_key(db: Database, notice_id: int) -> bytes:
+    """Notices made before the key existed (m015) keep the unkeyed codes they were sent with."""
+    return meta_secret(db, "ack_code_key") if notice_id >= int(get_meta(db, ACK_KEYED_FROM) or 1) else b""
+
+
+def _code(notice_id: int, group: str, key: bytes) -> str:
+    digest = hashlib.blake2b(f"{notice_id}:{group}".encode(), key=key, digest_size=8).digest()
     alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
     value = int.from_bytes(digest, "big")
     return f"{notice_id}-" + "".join(alphabet[(value >> (5 * i)) % len(alphabet)] for i in range(4))
-
-
-def _ack_key(db: Database) -> bytes:
-    key = get_meta(db, "ack_code_key")
-    if key is None:
-        key = secrets.token_hex(32)
-        set_meta(db, "ack_code_key", key)
-    return bytes.fromhex(key)
 
 
 def acknowledge_code(db: Database, code: str, sender: str = "") -> tuple[dict[str, Any], str] | None:
@@ -299,7 +296,8 @@ def acknowledge_code(db: Database, code: str, sender: str = "") -> tuple[dict[st
         return None
     rows = db.execute("SELECT DISTINCT grp FROM deliveries WHERE notice_id = ? AND status = 'sent'",
                       [int(number)]).fetchall()
-    group = next((g for (g,) in rows if ack_code(db, int(number), g) == code.strip().upper()), None)
+    key = _code_key(db, int(number))  # once, not per group: a notice may have reached a thousand
+    group = next((g for (g,) in rows if _code(int(number), g, key) == code.strip().upper()), None)
     if group is None:
         return None
     return record_ack(db, int(number), group, "确认码", sender), group

@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import queue
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from sqlite_utils import Database
 from errors import ConfigError
 from store.migrations import migrations
 
-__all__ = ["Store", "open_db", "transaction", "insert_row", "bump", "revisions", "get_meta", "set_meta", "dumps",
+__all__ = ["Store", "open_db", "transaction", "insert_row", "bump", "revisions", "get_meta", "set_meta", "meta_secret", "dumps",
            "loads"]
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,15 @@ def get_meta(db: Database, key: str, default: str | None = None) -> str | None:
 def set_meta(db: Database, key: str, value: str) -> None:
     db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                [key, value])
+
+
+def meta_secret(db: Database, key: str) -> bytes:
+    """A random 32-byte key of this installation, made on first use and kept in `meta`; never shown."""
+    value = get_meta(db, key)
+    if value is None:
+        value = secrets.token_hex(32)
+        set_meta(db, key, value)
+    return bytes.fromhex(value)
 
 
 def bump(db: Database, area: str) -> None:

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 import clock
 import platforms
 from config import Settings
-from config.settings import group_problem
+from config.settings import group_problems
 from errors import ConfigError, DeliveryError, RateLimited, TemporaryError
 from handlers import Context, Reply, handle_inbound, installation_salt
 from knowledge import Knowledge
@@ -92,21 +92,16 @@ class Gateway:
     def _check_groups(self, db: Database) -> None:
         """Name at start the groups notices cannot reach as meant: on a bot that cannot push (e.g. a Feishu app bot
         without a custom-bot webhook), or twice in one chat (staff added before such groups were refused)."""
-        bot_taken: dict[str, str] = {}
-        chat_taken: dict[str, str] = {}
+        pushing = []
         for group in list_groups(db):
             adapter = self.platforms.get(group["bot"])
             if adapter is None or not adapter.can_push:
                 log.warning("群 %s 的机器人 %s %s：发给这个群的通知都会失败", group["name"], group["bot"],
                             "未配置" if adapter is None else "不能推送（缺少推送所需的 webhook 或 api_base）")
-                continue
-            _, problem = group_problem(group["bot"], adapter.name, group["chat"], bot_taken.get(group["bot"], ""),
-                                       chat_taken.get(group["chat"], ""))
-            if problem:
-                log.warning("群 %s：%s（请用 groups remove 移除多余的群）", group["name"], problem)
-            bot_taken.setdefault(group["bot"], group["name"])
-            if group["chat"]:
-                chat_taken.setdefault(group["chat"], group["name"])
+            else:
+                pushing.append((group["name"], group["bot"], adapter.name, group["chat"]))
+        for name, _, problem in group_problems(pushing):
+            log.warning("群 %s：%s（请用 groups remove 移除多余的群）", name, problem)
 
     async def reload_catalog(self) -> None:
         """Rebuild the index off the event loop and swap it in whole."""
